@@ -1,0 +1,38 @@
+"""The `syncd` command line: one thin module per command group, each over one stage function.
+
+Only this package imports typer and rich. Every command module exposes
+``register(app)``; ``main()`` turns a deliberate :class:`~syncd.errors.SyncdError` into a
+plain one-line message and its exit code instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from syncd.cli import config_cmd, db, plan, queue, reconcile, sandbox, validate
+from syncd.errors import SyncdError
+
+app = typer.Typer(
+    name="syncd",
+    help="Keep learning platforms in step with HRIS CSV exports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue):
+    _module.register(app)
+
+err_console = Console(stderr=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SyncdError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,9 @@
+"""`syncd config_cmd` commands (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""

@@ -1,0 +1,502 @@
+"""The configuration: one TOML file parsed into frozen pydantic models.
+
+Every field is documented where it is declared (``Field(description=...)``); the same text
+is what ``config/example.toml`` explains key by key. Secrets are never written in the file:
+a value ``"${NAME}"`` (or a string containing such references) is replaced by the
+environment variable ``NAME`` while loading, and fields that hold secrets are
+``SecretStr`` so that printing, logging or ``repr`` shows ``**********``.
+
+``load()`` reports every problem at once, each with the file and the dotted key, so a user
+fixes a broken file in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from syncd.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Vendor = Literal["litmos", "scormcloud", "enabley"]
+
+
+class _Model(BaseModel):
+    """Frozen, and strict about unknown keys: a typo must be an error, not a silent default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- state, logging
+
+
+class StateConfig(_Model):
+    url: str = Field(
+        default="sqlite:///syncd.db",
+        description=(
+            "SQLAlchemy URL of the state database. The default is a SQLite file `syncd.db` in "
+            "the working directory; use `postgresql+psycopg://user:${PGPASSWORD}@host/db` for "
+            "production or for several replicas."
+        ),
+    )
+    auto_upgrade: bool = Field(
+        default=True,
+        description=(
+            "Apply pending migrations when a command opens the database. When false, a command "
+            "refuses to run on an old schema and asks for `syncd db upgrade`."
+        ),
+    )
+
+
+class LoggingConfig(_Model):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level written."
+    )
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="`auto`: readable lines on a terminal, JSON lines otherwise.",
+    )
+
+
+# --------------------------------------------------------------------------- HRIS sources
+
+
+class NameSplit(_Model):
+    column: str = Field(description="Canonical field holding the full name, e.g. `full_name`.")
+    format: Literal["last_first", "first_last"] = Field(
+        default="last_first",
+        description=(
+            "`last_first`: `Last, First M` (comma separated; the middle part goes to "
+            "`middle_name`); `first_last`: `First M Last` (the last word is the last name)."
+        ),
+    )
+
+
+class StatusMapping(_Model):
+    column: str = Field(default="status", description="Canonical field holding the status.")
+    active: list[str] = Field(
+        default_factory=lambda: ["active", "a", "leave", "on leave"],
+        description="Values meaning active (compared case- and whitespace-insensitively).",
+    )
+    terminated: list[str] = Field(
+        default_factory=lambda: ["terminated", "t", "inactive"],
+        description="Values meaning terminated (case- and whitespace-insensitive).",
+    )
+    termination_date: str | None = Field(
+        default="termination_date",
+        description=(
+            "Canonical date field of the termination; a date in the future keeps the person "
+            "active until that date. Empty to ignore."
+        ),
+    )
+    unknown: Literal["reject", "active", "terminated"] = Field(
+        default="reject",
+        description="What a value in neither list means; `reject` quarantines the row.",
+    )
+
+
+class GroupSpec(_Model):
+    name: str = Field(description="Name of this grouping, e.g. `department` or `org`.")
+    columns: list[str] = Field(
+        min_length=1,
+        description=(
+            "Canonical fields from the top level down, e.g. `[\"division\", \"department\"]` "
+            "makes each department a child group of its division."
+        ),
+    )
+
+
+class SourceConfig(_Model):
+    path: str = Field(
+        description=(
+            "The export file, or a glob (`exports/roster-*.csv`) of which the newest file by "
+            "modification time is read. Relative paths are relative to the config file."
+        )
+    )
+    encoding: str = Field(
+        default="auto",
+        description="`auto` detects UTF-8 (with or without BOM) and cp1252; or name one.",
+    )
+    delimiter: str = Field(
+        default="auto", description="`auto` sniffs comma, semicolon, tab or pipe; or give one."
+    )
+    key: str = Field(
+        default="employee_id", description="Canonical field that identifies a person."
+    )
+    columns: dict[str, str] = Field(
+        description=(
+            "Canonical field -> header in the file. Headers match case- and "
+            "whitespace-insensitively. Every mapped header must exist in the file."
+        )
+    )
+    optional_columns: list[str] = Field(
+        default_factory=list,
+        description="Canonical fields whose header may be absent from the file (left empty).",
+    )
+    derived: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Canonical field -> template over other fields, e.g. "
+            "`username = \"{employee_id}@corp.example\"`. Filled only where the field is empty."
+        ),
+    )
+    name_split: NameSplit | None = Field(
+        default=None, description="Split a full-name field into first/middle/last name."
+    )
+    date_formats: list[str] = Field(
+        default_factory=lambda: ["%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y"],
+        description="strptime formats tried in order for every date field.",
+    )
+    date_fields: list[str] = Field(
+        default_factory=lambda: ["hire_date", "termination_date"],
+        description="Canonical fields parsed as dates (ISO `YYYY-MM-DD` in the Roster).",
+    )
+    email_fields: list[str] = Field(
+        default_factory=lambda: ["email"],
+        description="Canonical fields validated as email addresses when not empty.",
+    )
+    status: StatusMapping = Field(
+        default_factory=StatusMapping, description="How the status column maps to active."
+    )
+    manager: str | None = Field(
+        default="manager_id",
+        description="Canonical field holding the manager's key (unknown ones are a warning).",
+    )
+    groups: list[GroupSpec] = Field(
+        default_factory=list, description="Groupings (and hierarchies) built from columns."
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str) -> str:
+        if value != "auto" and len(value.replace("\\t", "\t")) != 1:
+            raise ValueError("must be `auto` or a single character")
+        return value.replace("\\t", "\t")
+
+
+# --------------------------------------------------------------------------- connections
+
+
+class RateConfig(_Model):
+    requests: int = Field(gt=0, description="Requests allowed per window.")
+    per_seconds: float = Field(gt=0, description="Length of the rolling window in seconds.")
+
+
+class ScheduleConfig(_Model):
+    roster: str | None = Field(
+        default=None,
+        description="When `syncd run` syncs the roster: a 5-field cron or an interval (`15m`).",
+    )
+    results: str | None = Field(
+        default=None, description="When `syncd run` pulls course results; cron or interval."
+    )
+
+    @field_validator("roster", "results")
+    @classmethod
+    def _cron_or_interval(cls, value: str | None) -> str | None:
+        if value is not None and parse_interval(value) is None and len(value.split()) != 5:
+            raise ValueError("must be a 5-field cron expression or an interval like `15m`")
+        return value
+
+
+class Condition(_Model):
+    """One test over a person; a rule applies when all its conditions hold."""
+
+    field: str | None = Field(default=None, description="Canonical Roster field tested.")
+    equals: str | None = Field(default=None, description="Equal (case-insensitive).")
+    in_: list[str] | None = Field(
+        default=None, alias="in", description="One of these values (case-insensitive)."
+    )
+    not_: str | list[str] | None = Field(
+        default=None, alias="not", description="Not this value (or none of these)."
+    )
+    regex: str | None = Field(default=None, description="Python regex searched in the value.")
+    hired_within_days: int | None = Field(
+        default=None, ge=0, description="Hire date no more than this many days ago."
+    )
+    member_of: str | None = Field(
+        default=None, description="Member of the group with this key (or any of its children)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_test(self) -> Condition:
+        tests = [
+            t
+            for t in (self.equals, self.in_, self.not_, self.regex)
+            if t is not None
+        ]
+        standalone = [t for t in (self.hired_within_days, self.member_of) if t is not None]
+        if len(tests) + len(standalone) != 1:
+            raise ValueError(
+                "give exactly one of equals, in, not, regex, hired_within_days, member_of"
+            )
+        if tests and not self.field:
+            raise ValueError("`field` is required with equals, in, not and regex")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from None
+        return self
+
+
+class Assign(_Model):
+    courses: list[str] = Field(default_factory=list, description="Course ids to assign.")
+    learning_paths: list[str] = Field(
+        default_factory=list, description="Learning path ids to assign (Litmos)."
+    )
+
+
+class Rule(_Model):
+    name: str = Field(description="Shown in the plan when this rule causes an assignment.")
+    when: list[Condition] = Field(
+        default_factory=list, description="All must hold; empty means everyone active."
+    )
+    assign: Assign = Field(description="What people matching `when` get.")
+
+
+class DeprovisionConfig(_Model):
+    on_termination: Literal["deactivate", "delete", "ignore"] = Field(
+        default="deactivate", description="What happens to the LMS account of a leaver."
+    )
+    on_absent: Literal["deactivate", "delete", "ignore"] = Field(
+        default="deactivate",
+        description="What happens to a synced person missing from the export.",
+    )
+    grace_days: int = Field(
+        default=0, ge=0, description="Days after termination before deactivating."
+    )
+    reactivate: bool = Field(default=True, description="Reactivate people who come back.")
+    remove_memberships: bool = Field(
+        default=True, description="Remove team memberships when people move groups."
+    )
+    unassign_courses: bool = Field(
+        default=False, description="Remove course assignments no rule gives any more."
+    )
+
+
+class SafeguardConfig(_Model):
+    max_deactivations: int = Field(
+        default=50, ge=0, description="Most deactivations (or deletions) one run may make."
+    )
+    max_deactivation_percent: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="Most deactivations as a percentage of the active synced population.",
+    )
+    max_changes: int = Field(
+        default=10_000, ge=0, description="Most ops of any kind one run may enqueue."
+    )
+    min_source_ratio: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description=(
+            "Refuse an export with fewer rows than this share of the last accepted one "
+            "(a truncated file)."
+        ),
+    )
+    allow_mass_change: bool = Field(
+        default=False,
+        description="Turn every safeguard off for deliberate large changes (like the flag).",
+    )
+
+
+class ConnectionConfig(_Model):
+    vendor: Vendor = Field(description="Which LMS: `litmos`, `scormcloud` or `enabley`.")
+    source: str = Field(default="hris", description="Name of the `[sources.*]` entry to sync.")
+    base_url: str = Field(description="API base URL, e.g. `https://api.litmos.com/v1.svc`.")
+    credentials: dict[str, SecretStr] = Field(
+        description=(
+            "Vendor credentials, always as `${ENV}` references. Litmos: `api_key`; "
+            "SCORM Cloud: `app_id`, `secret_key`; Enabley: `client_id`, `client_secret`."
+        )
+    )
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description=(
+            "Vendor settings that are not secret. Litmos: `source` (the required `source` "
+            "parameter naming the calling app), `send_message` (email new users/assignments)."
+        ),
+    )
+    rate: RateConfig | None = Field(
+        default=None,
+        description="Override the vendor's documented rate rule (e.g. a contract with more).",
+    )
+    schedule: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="When the service runs this connection."
+    )
+    match_key: Literal["employee_id", "username", "email"] = Field(
+        default="username",
+        description="Which field matches a person to an existing LMS account (adoption).",
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "LMS field -> canonical Roster field or template (`\"{first_name} {last_name}\"`). "
+            "Empty uses the vendor's default mapping."
+        ),
+    )
+    groups: list[str] = Field(
+        default_factory=list,
+        description="Names of the source's `groups` pushed as LMS teams/groups with members.",
+    )
+    rules: list[Rule] = Field(default_factory=list, description="Course assignment rules.")
+    deprovision: DeprovisionConfig = Field(
+        default_factory=DeprovisionConfig, description="Leavers, absentees and returners."
+    )
+    safeguards: SafeguardConfig = Field(
+        default_factory=SafeguardConfig, description="Limits that refuse a dangerous plan."
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+
+    def secret(self, name: str) -> str:
+        """The plain value of one credential, for the connector's request signing only."""
+        try:
+            return self.credentials[name].get_secret_value()
+        except KeyError:
+            raise ConfigError(
+                f"credential `{name}` is missing for this {self.vendor} connection",
+                key=f"credentials.{name}",
+            ) from None
+
+
+class Config(_Model):
+    state: StateConfig = Field(default_factory=StateConfig, description="State database.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+    sources: dict[str, SourceConfig] = Field(description="HRIS exports, by name.")
+    connections: dict[str, ConnectionConfig] = Field(
+        default_factory=dict, description="LMS accounts, by name."
+    )
+    path: Annotated[Path | None, Field(exclude=True)] = None
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Config:
+        for name, conn in self.connections.items():
+            if conn.source not in self.sources:
+                raise ValueError(
+                    f"connections.{name}.source: no source named `{conn.source}` "
+                    f"(have: {', '.join(sorted(self.sources))})"
+                )
+            src = self.sources[conn.source]
+            known = {g.name for g in src.groups}
+            for group in conn.groups:
+                if group not in known:
+                    raise ValueError(
+                        f"connections.{name}.groups: source `{conn.source}` has no grouping "
+                        f"`{group}`"
+                    )
+        return self
+
+    def source_path(self, name: str) -> str:
+        """The source's path or glob, made absolute against the config file's folder."""
+        raw = self.sources[name].path
+        base = self.path.parent if self.path else Path.cwd()
+        return str(Path(raw) if Path(raw).is_absolute() else base / raw)
+
+    def connection(self, name: str | None) -> dict[str, ConnectionConfig]:
+        """The named connection, or all of them; an unknown name is a ConfigError."""
+        if name is None:
+            return dict(self.connections)
+        if name not in self.connections:
+            raise ConfigError(
+                f"no connection named `{name}` (have: {', '.join(sorted(self.connections))})"
+            )
+        return {name: self.connections[name]}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def parse_interval(text: str) -> timedelta | None:
+    """`90s`, `15m`, `2h`, `1d` -> timedelta; anything else -> None."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
+    if not match:
+        return None
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+def _resolve_env(node: Any, where: str, missing: list[str]) -> Any:
+    """Replace `${NAME}` references everywhere; collect the keys whose variable is unset."""
+    if isinstance(node, dict):
+        return {k: _resolve_env(v, f"{where}.{k}" if where else k, missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_env(v, f"{where}[{i}]", missing) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def sub(match: re.Match[str]) -> str:
+            value = os.environ.get(match.group(1))
+            if value is None:
+                missing.append(f"{where}: environment variable {match.group(1)} is not set")
+                return ""
+            return value
+
+        return _ENV_REF.sub(sub, node)
+    return node
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return lines
+
+
+def load(path: str | Path) -> Config:
+    """Read, resolve and validate one TOML file; every problem is listed in one ConfigError."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", path=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from None
+    missing: list[str] = []
+    resolved = _resolve_env(raw, "", missing)
+    problems = list(missing)
+    config: Config | None = None
+    try:
+        config = Config.model_validate({**resolved, "path": path.resolve()})
+    except ValidationError as exc:
+        problems.extend(_format_errors(exc))
+    if problems:
+        listing = "\n  ".join(problems)
+        raise ConfigError(f"{path}: invalid configuration:\n  {listing}", path=str(path))
+    assert config is not None
+    return config
+
+
+def secret_values(config: Config) -> list[str]:
+    """Every secret's plain value, so the log redactor can mask it wherever it appears."""
+    return [
+        secret.get_secret_value()
+        for conn in config.connections.values()
+        for secret in conn.credentials.values()
+        if secret.get_secret_value()
+    ]

@@ -1,0 +1,105 @@
+"""Every exception syncd raises on purpose, grouped by what the caller should do.
+
+    SyncdError
+    ├── ConfigError           the configuration is wrong: stop, tell the user the key and file
+    ├── SourceFileError       the HRIS file as a whole is unusable: stop the run, change nothing
+    ├── RowRejected           one HRIS row is bad: quarantine it, carry on with the rest
+    ├── StateError            the state database is missing, too old or inconsistent
+    ├── SafeguardTripped      the plan is refused as a whole: enqueue nothing
+    └── VendorError           an LMS call failed; the subclass says what to do
+        ├── Retryable         try again later (429/503/5xx, timeouts); carries retry_after
+        │   └── RateLimited   the vendor said we went too fast: pause the whole credential
+        ├── Conflict          it already exists: look it up and adopt it, never create twice
+        └── Permanent         the vendor refused for a reason that will not change: dead-letter
+
+Exceptions carry structured fields for the log (``fields``), never secrets: callers pass
+only identifiers, paths and reasons, and ``str()`` of any of them is safe to print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SyncdError(Exception):
+    """Base of every deliberate syncd error; ``fields`` go to the structured log."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(SyncdError):
+    """The configuration file is invalid; the message names the file and the key."""
+
+
+class SourceFileError(SyncdError):
+    """The HRIS export cannot be used at all (missing, empty, binary, no required column)."""
+
+    exit_code = 2
+
+
+class RowRejected(SyncdError):
+    """One row of the export is invalid; it is quarantined and the rest proceeds."""
+
+    def __init__(
+        self, message: str, *, line: int, column: str | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message, line=line, column=column, **fields)
+        self.line = line
+        self.column = column
+
+
+class StateError(SyncdError):
+    """The state database is unreachable, not upgraded, or inconsistent."""
+
+
+class SafeguardTripped(SyncdError):
+    """A safeguard refused the plan; ``limit`` names it, ``fields`` carry the numbers."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, limit: str, **fields: Any) -> None:
+        super().__init__(message, limit=limit, **fields)
+        self.limit = limit
+
+
+class VendorError(SyncdError):
+    """An LMS API call failed; ``status`` is the HTTP status when there was an answer."""
+
+    def __init__(self, message: str, *, status: int | None = None, **fields: Any) -> None:
+        super().__init__(message, status=status, **fields)
+        self.status = status
+
+
+class Retryable(VendorError):
+    """Worth retrying later; ``retry_after`` (seconds) is the vendor's hint when it gave one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, status=status, retry_after=retry_after, **fields)
+        self.retry_after = retry_after
+
+
+class RateLimited(Retryable):
+    """The vendor rejected us for going too fast: the whole credential must pause."""
+
+
+class Conflict(VendorError):
+    """The object already exists remotely; the caller looks it up and adopts it."""
+
+
+class Permanent(VendorError):
+    """The vendor refused for a reason retrying will not fix; the op is dead-lettered."""
