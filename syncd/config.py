@@ -115,7 +115,7 @@ class GroupSpec(_Model):
     columns: list[str] = Field(
         min_length=1,
         description=(
-            "Canonical fields from the top level down, e.g. `[\"division\", \"department\"]` "
+            'Canonical fields from the top level down, e.g. `["division", "department"]` '
             "makes each department a child group of its division."
         ),
     )
@@ -135,9 +135,7 @@ class SourceConfig(_Model):
     delimiter: str = Field(
         default="auto", description="`auto` sniffs comma, semicolon, tab or pipe; or give one."
     )
-    key: str = Field(
-        default="employee_id", description="Canonical field that identifies a person."
-    )
+    key: str = Field(default="employee_id", description="Canonical field that identifies a person.")
     columns: dict[str, str] = Field(
         description=(
             "Canonical field -> header in the file. Headers match case- and "
@@ -152,7 +150,7 @@ class SourceConfig(_Model):
         default_factory=dict,
         description=(
             "Canonical field -> template over other fields, e.g. "
-            "`username = \"{employee_id}@corp.example\"`. Filled only where the field is empty."
+            '`username = "{employee_id}@corp.example"`. Filled only where the field is empty.'
         ),
     )
     name_split: NameSplit | None = Field(
@@ -235,11 +233,7 @@ class Condition(_Model):
 
     @model_validator(mode="after")
     def _exactly_one_test(self) -> Condition:
-        tests = [
-            t
-            for t in (self.equals, self.in_, self.not_, self.regex)
-            if t is not None
-        ]
+        tests = [t for t in (self.equals, self.in_, self.not_, self.regex) if t is not None]
         standalone = [t for t in (self.hired_within_days, self.member_of) if t is not None]
         if len(tests) + len(standalone) != 1:
             raise ValueError(
@@ -349,7 +343,7 @@ class ConnectionConfig(_Model):
     fields: dict[str, str] = Field(
         default_factory=dict,
         description=(
-            "LMS field -> canonical Roster field or template (`\"{first_name} {last_name}\"`). "
+            'LMS field -> canonical Roster field or template (`"{first_name} {last_name}"`). '
             "Empty uses the vendor's default mapping."
         ),
     )
@@ -436,7 +430,9 @@ def parse_interval(text: str) -> timedelta | None:
 def _resolve_env(node: Any, where: str, missing: list[str]) -> Any:
     """Replace `${NAME}` references everywhere; collect the keys whose variable is unset."""
     if isinstance(node, dict):
-        return {k: _resolve_env(v, f"{where}.{k}" if where else k, missing) for k, v in node.items()}
+        return {
+            k: _resolve_env(v, f"{where}.{k}" if where else k, missing) for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_resolve_env(v, f"{where}[{i}]", missing) for i, v in enumerate(node)]
     if isinstance(node, str):

@@ -1,0 +1,133 @@
+"""Logging: structlog, JSON lines for machines, readable lines for people, secrets masked.
+
+Redaction is a processor in the chain, so it runs on every event whatever the caller
+passed: values under sensitive keys (``api_key``, ``password``, ``token``, ...), every
+secret value loaded from the configuration wherever it appears inside any string, and
+secret-looking patterns (``apikey=...`` in URLs, Litmos ``loginkey=`` auto-login links,
+``Bearer``/``Basic`` credentials, passwords in database URLs). ``redact()`` is the same
+masking for text that does not go through the logger (exception messages, reports).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+MASK = "***"
+
+_SENSITIVE_KEY = re.compile(
+    r"api[_-]?key|secret|passw(or)?d|token|login[_-]?key|authorization|credential|cookie",
+    re.IGNORECASE,
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|loginkey|access_token|refresh_token|token|secret(?:_?key)?"
+            r"|password|client_secret)(\s*[=:]\s*)(\"?)[^&\s\"',;}]+"
+        ),
+        rf"\1\2\3{MASK}",
+    ),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
+    (re.compile(r"(://[^:/@\s]+):[^@/\s]+@"), rf"\1:{MASK}@"),
+)
+
+
+class Redactor:
+    """Masks secrets in log events; knows the configured secret values once registered."""
+
+    def __init__(self) -> None:
+        self._values: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Register plain secret values (from the config) to be masked wherever they appear."""
+        with self._lock:
+            self._values = self._values | {v for v in values if v and len(v) >= 4}
+
+    def text(self, value: str) -> str:
+        for secret in self._values:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        for pattern, replacement in _PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        if key is not None and _SENSITIVE_KEY.search(key) and value not in (None, "", False):
+            return MASK
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(v) for v in value]
+        if isinstance(value, BaseException):
+            return self.text(str(value))
+        return value
+
+    def __call__(
+        self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key in list(event_dict):
+            event_dict[key] = self.value(event_dict[key], None if key == "event" else key)
+        return event_dict
+
+
+REDACTOR = Redactor()
+
+
+def redact(text: str) -> str:
+    """Mask secrets in any text that leaves the process outside the logger."""
+    return REDACTOR.text(text)
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Set up structlog (and route stdlib logging through the same masking)."""
+    stream = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        REDACTOR,
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        if use_console
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # httpx logs full URLs at INFO; our own request log in syncd.http is the redacted one.
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None, **bound: Any) -> Any:
+    """A structlog logger; ``bound`` fields appear on every event it writes."""
+    return structlog.get_logger(name, **bound)

@@ -1,0 +1,269 @@
+"""The typed operations a plan is made of: what one LMS must be told, and nothing more.
+
+Ops name people by their HRIS key (``external_id``) and groups by their Roster key, never by
+remote id: a user created earlier in the same plan has no remote id until its CreateUser has
+run. The worker resolves keys to remote ids from the mirror just before a connector executes
+an op (see ``Refs``), so a plan can be computed, shown and stored before anything exists.
+
+Each op is already in the vendor's batch form where the vendor accepts lists (one AddMembers
+per group with every new member, one AssignCourses per person with every course), so the
+number of ops is close to the number of calls.
+
+``key`` is the idempotency key: deterministic from the op's content, so planning the same
+change twice yields the same key and the outbox refuses to hold it twice. ``depends_on``
+lists the keys of ops that must be done first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+def digest(*parts: object) -> str:
+    """A short stable hash of plain data, for keys that must change when content changes."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Op:
+    """Base of every op; subclasses declare ``kind`` and their own fields."""
+
+    kind: ClassVar[str] = "op"
+    depends_on: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: kind, subject and a digest of the content."""
+        return f"{self.kind}:{self.subject}:{digest(self._content())}"
+
+    @property
+    def subject(self) -> str:
+        """Whom or what the op is about (a person's or group's key), for display and keys."""
+        raise NotImplementedError
+
+    def _content(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "depends_on"}
+
+    def to_payload(self) -> dict[str, Any]:
+        """Plain JSON-able data for the outbox; ``from_payload`` restores the same op."""
+        data = asdict(self)
+        data["depends_on"] = list(self.depends_on)
+        return data
+
+
+Attrs = tuple[tuple[str, str], ...]
+"""LMS field -> value pairs, in the order the vendor wants them written."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUser(Op):
+    kind: ClassVar[str] = "create_user"
+    external_id: str
+    match_value: str
+    attrs: Attrs
+    active: bool = True
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+    @property
+    def key(self) -> str:
+        # One person is created at most once, whatever their attributes were at the time.
+        return f"{self.kind}:{self.external_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkUser(Op):
+    """Adopt an LMS account that already exists for this person: no vendor call."""
+
+    kind: ClassVar[str] = "link_user"
+    external_id: str
+    match_value: str
+    remote_id: str
+    attrs: Attrs
+    active: bool
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateUser(Op):
+    """Only the changed fields, each as (field, old, new); the connector keeps the rest."""
+
+    kind: ClassVar[str] = "update_user"
+    external_id: str
+    changes: tuple[tuple[str, str, str], ...]
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeactivateUser(Op):
+    kind: ClassVar[str] = "deactivate_user"
+    external_id: str
+    reason: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReactivateUser(Op):
+    kind: ClassVar[str] = "reactivate_user"
+    external_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteUser(Op):
+    """Hard delete; only planned when the deprovisioning policy says so explicitly."""
+
+    kind: ClassVar[str] = "delete_user"
+    external_id: str
+    reason: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateGroup(Op):
+    kind: ClassVar[str] = "create_group"
+    group_key: str
+    name: str
+    parent_key: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.group_key
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.group_key}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateGroup(Op):
+    kind: ClassVar[str] = "update_group"
+    group_key: str
+    name: str
+    parent_key: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.group_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMembers(Op):
+    """Every new member of one group, in one vendor call where the vendor takes a list."""
+
+    kind: ClassVar[str] = "add_members"
+    group_key: str
+    external_ids: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.group_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveMember(Op):
+    kind: ClassVar[str] = "remove_member"
+    group_key: str
+    external_id: str
+
+    @property
+    def subject(self) -> str:
+        return f"{self.group_key}|{self.external_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssignCourses(Op):
+    """Every new course of one person, in one call where the vendor takes a list."""
+
+    kind: ClassVar[str] = "assign_courses"
+    external_id: str
+    course_ids: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssignLearningPaths(Op):
+    kind: ClassVar[str] = "assign_learning_paths"
+    external_id: str
+    learning_path_ids: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnassignCourse(Op):
+    kind: ClassVar[str] = "unassign_course"
+    external_id: str
+    course_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+OP_TYPES: Mapping[str, type[Op]] = {
+    cls.kind: cls
+    for cls in (
+        CreateUser,
+        LinkUser,
+        UpdateUser,
+        DeactivateUser,
+        ReactivateUser,
+        DeleteUser,
+        CreateGroup,
+        UpdateGroup,
+        AddMembers,
+        RemoveMember,
+        AssignCourses,
+        AssignLearningPaths,
+        UnassignCourse,
+    )
+}
+
+
+def _tuples(value: Any) -> Any:
+    """JSON turns tuples into lists; ops hold tuples (hashable, frozen) all the way down."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def from_payload(kind: str, payload: Mapping[str, Any]) -> Op:
+    """Rebuild an op from its outbox row; an unknown kind is a bug, not user input."""
+    cls = OP_TYPES[kind]
+    return cls(**{k: _tuples(v) for k, v in payload.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Refs:
+    """Remote ids the worker looked up in the mirror for the ops it hands a connector."""
+
+    users: Mapping[str, str] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)
