@@ -30,8 +30,11 @@ from pydantic import (
 )
 
 from syncd.errors import ConfigError
+from syncd.log import REDACTOR
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+_SECRET_PLACE = re.compile(r"credentials|url|api[_-]?key|secret|passw|token|dsn", re.IGNORECASE)
 
 Vendor = Literal["litmos", "scormcloud", "enabley"]
 
@@ -427,14 +430,15 @@ def parse_interval(text: str) -> timedelta | None:
     return timedelta(**{unit: int(match.group(1))})
 
 
-def _resolve_env(node: Any, where: str, missing: list[str]) -> Any:
-    """Replace `${NAME}` references everywhere; collect the keys whose variable is unset."""
+def _resolve_env(node: Any, where: str, missing: list[str], resolved: list[tuple[str, str]]) -> Any:
+    """Replace `${NAME}` references everywhere; collect unset ones and what was substituted."""
     if isinstance(node, dict):
         return {
-            k: _resolve_env(v, f"{where}.{k}" if where else k, missing) for k, v in node.items()
+            k: _resolve_env(v, f"{where}.{k}" if where else k, missing, resolved)
+            for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_resolve_env(v, f"{where}[{i}]", missing) for i, v in enumerate(node)]
+        return [_resolve_env(v, f"{where}[{i}]", missing, resolved) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def sub(match: re.Match[str]) -> str:
@@ -442,6 +446,7 @@ def _resolve_env(node: Any, where: str, missing: list[str]) -> Any:
             if value is None:
                 missing.append(f"{where}: environment variable {match.group(1)} is not set")
                 return ""
+            resolved.append((where, value))
             return value
 
         return _ENV_REF.sub(sub, node)
@@ -474,7 +479,11 @@ def load(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from None
     missing: list[str] = []
-    resolved = _resolve_env(raw, "", missing)
+    substituted: list[tuple[str, str]] = []
+    resolved = _resolve_env(raw, "", missing, substituted)
+    # Anything pulled from the environment into credentials, URLs or secret-named keys is
+    # masked in every log line from now on, even where it is later embedded in other text.
+    REDACTOR.add_secrets(value for where, value in substituted if _SECRET_PLACE.search(where))
     problems = list(missing)
     config: Config | None = None
     try:
