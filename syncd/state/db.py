@@ -1,0 +1,287 @@
+"""Opening the state database and keeping its schema current.
+
+One place decides how syncd talks to each database it supports:
+
+- SQLite (the default, a file): WAL journal so readers never block the writer, foreign keys
+  on, a 30 s busy timeout, and every transaction started with ``BEGIN IMMEDIATE``. The last
+  one matters: a deferred transaction that reads and then writes (a claim, a lease) fails
+  at once with "database is locked" when another connection wrote in between, whatever the
+  busy timeout; taking the write lock up front turns that into a short wait. The cost is
+  that transactions must stay short: never hold one open across a vendor call.
+- PostgreSQL (production, several replicas): the psycopg 3 driver; ``postgresql://`` and
+  ``postgres://`` URLs are normalised to ``postgresql+psycopg://``. Concurrent upgrades
+  (replicas starting together) are serialised by a transaction-scoped advisory lock, which
+  cannot outlive its transaction whatever the connection pool does.
+
+Migrations are the alembic scripts packaged in ``syncd/state/migrations``, run
+programmatically (no ``alembic.ini``, no dependence on the working directory), so an
+installed wheel upgrades its own database. URLs in messages always have the password
+masked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import (
+    URL,
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    Table,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from syncd.errors import StateError
+from syncd.log import redact
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+"""The packaged alembic script folder."""
+
+SUPPORTED = ("sqlite", "postgresql")
+
+_UPGRADE_LOCK = 0x73796E6364  # "syncd": the advisory lock key that serialises upgrades
+_SQLITE_BUSY_MS = 30_000
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Parse a state URL and pick syncd's driver for it; refuse databases syncd cannot run on."""
+    if isinstance(url, str):
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StateError(f"state.url {redact(url)!r} is not a database URL") from None
+    else:
+        parsed = url
+    if parsed.get_backend_name() in ("postgres", "postgresql") and "+" not in parsed.drivername:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise StateError(
+            f"state database {masked(parsed)}: syncd supports SQLite and PostgreSQL, "
+            f"not {parsed.get_backend_name()}"
+        )
+    return parsed
+
+
+def masked(url: str | URL | Engine) -> str:
+    """The URL as it may appear in messages and logs: password replaced by ``***``."""
+    if isinstance(url, Engine):
+        url = url.url
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return redact(url)
+    return url.render_as_string(hide_password=True)
+
+
+def create_engine_for(url: str | URL) -> Engine:
+    """An engine for the state database at ``url``, configured as the module docstring says."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    try:
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "application_name": "syncd"},
+        )
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StateError(f"state database {masked(parsed)}: driver not installed: {exc}") from None
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise StateError(
+                f"state database {masked(url)}: folder {folder} does not exist; create it "
+                "or point state.url elsewhere"
+            )
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, decide when transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an INSERT/UPDATE/DELETE changed (``execute`` is typed as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL once; retry while another connection does the same.
+
+    The switch needs an exclusive lock and SQLite reports "database is locked" at once,
+    without waiting for the busy timeout, when several processes open a new file together.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() not in ("wal", "memory"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (callers pass them on as data)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def dialect_insert(
+    db: Session | Connection, table: Table | type[DeclarativeBase]
+) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT supporting ``on_conflict_do_nothing/do_update`` for the database in use."""
+    name = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise StateError(f"syncd supports SQLite and PostgreSQL, not {name}")
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The revision this syncd's models correspond to."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, "syncd ships at least one migration"
+    return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this syncd ships ``revision`` (False: a newer syncd upgraded the database)."""
+    try:
+        ScriptDirectory.from_config(_alembic_config()).get_revision(revision)
+    except CommandError:
+        return False
+    return True
+
+
+@contextmanager
+def _reporting(engine: Engine, doing: str) -> Iterator[None]:
+    """Turn driver errors into a StateError naming the database (masked) and the action."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StateError(
+            f"state database {masked(engine)}: {doing} failed: {redact(reason)}"
+        ) from None
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision; None for a database syncd never upgraded."""
+    with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(target: str | URL | Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Apply migrations up to ``revision``; returns the revision before and after.
+
+    Safe to run from several processes at once: they take turns and the later ones find
+    nothing to do.
+    """
+    return _migrate(target, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(target: str | URL | Engine, revision: str) -> tuple[str | None, str | None]:
+    """Revert migrations down to ``revision`` (``"base"`` empties the database)."""
+    return _migrate(target, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _migrate(target: str | URL | Engine, run: Any) -> tuple[str | None, str | None]:
+    engine = target if isinstance(target, Engine) else create_engine_for(target)
+    try:
+        with _reporting(engine, "changing the schema"), engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK}
+                )
+            before = MigrationContext.configure(connection).get_current_revision()
+            run(_alembic_config(connection))
+            after = MigrationContext.configure(connection).get_current_revision()
+        return before, after
+    finally:
+        if engine is not target:
+            engine.dispose()
+
+
+def ensure_schema(engine: Engine, auto_upgrade: bool) -> str:
+    """Make sure the schema is this syncd's: upgrade it, or refuse with what to do.
+
+    A database at a revision this syncd does not know was upgraded by a newer syncd; it is
+    refused even with ``auto_upgrade`` (downgrading would lose data).
+    """
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return head
+    if current is not None and not known_revision(current):
+        raise StateError(
+            f"database at {masked(engine)} is at revision {current}, which this syncd does "
+            f"not know (a newer syncd upgraded it); this syncd needs {head}: upgrade syncd"
+        )
+    if auto_upgrade:
+        upgrade(engine)
+        return head
+    raise StateError(
+        f"database at {masked(engine)} is at revision {current or 'none (empty database)'}, "
+        f"this syncd needs {head}: run `syncd db upgrade`"
+    )
+
+
+def open_state(url: str, *, auto_upgrade: bool) -> Engine:
+    """The engine every command uses: connected, schema checked (or upgraded) first."""
+    engine = create_engine_for(url)
+    try:
+        ensure_schema(engine, auto_upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
