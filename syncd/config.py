@@ -12,12 +12,14 @@ fixes a broken file in one pass instead of one error per run.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
+import string
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -80,12 +82,17 @@ class LoggingConfig(_Model):
 
 
 class NameSplit(_Model):
+    PARTS: ClassVar[tuple[str, str, str]] = ("first_name", "middle_name", "last_name")
+
     column: str = Field(description="Canonical field holding the full name, e.g. `full_name`.")
     format: Literal["last_first", "first_last"] = Field(
         default="last_first",
         description=(
-            "`last_first`: `Last, First M` (comma separated; the middle part goes to "
-            "`middle_name`); `first_last`: `First M Last` (the last word is the last name)."
+            "`last_first`: `Last, First M` (comma separated; the first word after the comma is "
+            "`first_name`, the rest `middle_name`); a value without a comma is read as "
+            "`first_last`: `First M Last` (the last word is `last_name`, a single word too). "
+            "The parts fill `first_name`, `middle_name` and `last_name` only where those are "
+            "empty (or not mapped)."
         ),
     )
 
@@ -109,7 +116,9 @@ class StatusMapping(_Model):
     )
     unknown: Literal["reject", "active", "terminated"] = Field(
         default="reject",
-        description="What a value in neither list means; `reject` quarantines the row.",
+        description=(
+            "What a value in neither list (or an empty status) means; `reject` quarantines the row."
+        ),
     )
 
 
@@ -153,7 +162,10 @@ class SourceConfig(_Model):
         default_factory=dict,
         description=(
             "Canonical field -> template over other fields, e.g. "
-            '`username = "{employee_id}@corp.example"`. Filled only where the field is empty.'
+            '`username = "{employee_id}@corp.example"`. Filled in the order written, only where '
+            "the field is empty and every field the template uses has a value; the result is "
+            "kept as the template makes it (no case change). A template may use mapped fields, "
+            "name parts and fields derived above it."
         ),
     )
     name_split: NameSplit | None = Field(
@@ -188,6 +200,91 @@ class SourceConfig(_Model):
         if value != "auto" and len(value.replace("\\t", "\t")) != 1:
             raise ValueError("must be `auto` or a single character")
         return value.replace("\\t", "\t")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding `{value}`") from None
+        return value
+
+    @staticmethod
+    def template_fields(template: str) -> list[str]:
+        """The `{field}` names of a derived-field template, in order; ValueError if malformed."""
+        names = []
+        for _literal, name, spec, conversion in string.Formatter().parse(template):
+            if name is None:
+                continue
+            if not name.isidentifier() or spec or conversion:
+                raise ValueError(f"`{{{name}}}`: only plain `{{field}}` references are allowed")
+            names.append(name)
+        return names
+
+    def fields(self) -> list[str]:
+        """Every canonical field of this source: mapped, name parts, derived, in that order."""
+        names = list(self.columns)
+        if self.name_split is not None:
+            names += [p for p in NameSplit.PARTS if p not in names]
+        return names + [d for d in self.derived if d not in names]
+
+    @model_validator(mode="after")
+    def _references_are_known(self) -> SourceConfig:
+        """Every field named elsewhere must be mapped, a name part or derived.
+
+        Defaults (``hire_date``, ``email``, ``status``, ``manager_id``, ...) may name fields
+        this export does not have: those checks are simply skipped. A name the user wrote
+        must exist, so that a typo is an error here and not a silently skipped check.
+        """
+        known = set(self.fields())
+        problems = []
+
+        def check(where: str, names: list[str]) -> None:
+            for name in names:
+                if name not in known:
+                    problems.append(f"{where}: `{name}` is not a mapped, derived or name field")
+
+        check("key", [self.key])
+        check("optional_columns", [c for c in self.optional_columns if c not in self.columns])
+        if self.name_split is not None:
+            check("name_split.column", [self.name_split.column])
+        order = list(self.derived)
+        for position, (target, template) in enumerate(self.derived.items()):
+            try:
+                refs = self.template_fields(template)
+            except ValueError as exc:
+                problems.append(f"derived.{target}: {exc}")
+                continue
+            check(f"derived.{target}", refs)
+            later = [
+                r
+                for r in refs
+                if r in order[position:] and r not in self.columns and r not in NameSplit.PARTS
+            ]
+            if later:
+                problems.append(
+                    f"derived.{target}: uses `{later[0]}`, which is derived at or after it "
+                    "(templates are filled in the order written)"
+                )
+        explicit = self.model_fields_set
+        if "date_fields" in explicit:
+            check("date_fields", self.date_fields)
+        if "email_fields" in explicit:
+            check("email_fields", self.email_fields)
+        if "manager" in explicit and self.manager:
+            check("manager", [self.manager])
+        status_set = self.status.model_fields_set if "status" in explicit else set()
+        if "column" in status_set:
+            check("status.column", [self.status.column])
+        if "termination_date" in status_set and self.status.termination_date:
+            check("status.termination_date", [self.status.termination_date])
+        for i, group in enumerate(self.groups):
+            check(f"groups[{i}].columns", group.columns)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 # --------------------------------------------------------------------------- connections

@@ -1,0 +1,341 @@
+"""File in, raw columns out: find the export, decode it, sniff it, parse it with line numbers.
+
+Everything that can make the file as a whole unusable is found here, before any row is
+looked at, and raised as one :class:`~syncd.errors.SourceFileError` naming the file: missing,
+empty, binary, not a CSV, header only. The file is read into memory once; whatever its
+encoding it becomes UTF-8 bytes without a BOM, so the numpy scan (line numbers) and the
+pyarrow parser see the same bytes.
+
+Parsing is pyarrow's multithreaded CSV reader. Rows with the wrong number of fields are
+skipped by the parser and reported back as bad records with their line. When the scan and
+the parser disagree on the number of records (a stray quote inside an unquoted field can
+do that), the whole file is read again with Python's ``csv`` module, slowly but exactly.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from syncd.errors import SourceFileError
+from syncd.hris.roster import SourceInfo
+from syncd.hris.scan import Records, field_counts, scan
+
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_RECORDS = 50
+_GLOB_CHARS = set("*?[")
+_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?); export the sheet as CSV",
+    b"\xd0\xcf\x11\xe0": "an Excel .xls workbook; export the sheet as CSV",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive; unpack it first",
+}
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export read into memory, decoded to UTF-8 and split into records."""
+
+    path: Path
+    data: bytes  # UTF-8, no BOM
+    records: Records  # record 0 is the header
+    headers: list[str]
+    encoding: str
+    delimiter: str
+    sha256: str
+    size: int
+    mtime: datetime
+
+    def without_data(self) -> Export:
+        """The same description without the file's bytes, so they can be freed early."""
+        empty = np.empty(0, dtype=np.int64)
+        return replace(self, data=b"", records=Records(empty, empty, empty, False))
+
+    def info(self, rows_read: int) -> SourceInfo:
+        return SourceInfo(
+            path=self.path,
+            sha256=self.sha256,
+            size=self.size,
+            mtime=self.mtime,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            rows_read=rows_read,
+        )
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record the parser could not split into the header's number of fields."""
+
+    line: int
+    fields: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The parsed data rows: the wanted columns (by header position) and their lines."""
+
+    columns: dict[int, pa.Array]
+    lines: np.ndarray
+    bad: list[BadRecord]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def locate(path: str | Path) -> Path:
+    """The file itself, or the newest file matching a glob (by modification time)."""
+    text = str(path)
+    if not _GLOB_CHARS & set(text):
+        return Path(text)
+    matches = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
+    if not matches:
+        raise SourceFileError(f"{text}: no file matches this pattern", path=text)
+    return max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def open_export(
+    path: str | Path, *, encoding: str = "auto", delimiter: str = "auto", min_columns: int = 2
+) -> Export:
+    """Read, decode and sniff one export; every file-level problem raises SourceFileError."""
+    file = locate(path)
+    raw, stat = _read_bytes(file)
+    if not raw or raw.isspace():
+        raise SourceFileError(f"{file}: the file is empty", path=str(file))
+    _refuse_binary(file, raw)
+    digest = hashlib.sha256(raw).hexdigest()
+    data, used = _decode(file, raw, encoding)
+    del raw
+    records = scan(data)
+    if not len(records):
+        raise SourceFileError(f"{file}: the file is empty", path=str(file))
+    chosen = delimiter if delimiter != "auto" else _sniff(file, data, records, min_columns)
+    if len(chosen.encode("utf-8")) != 1:
+        raise SourceFileError(f"{file}: delimiter {chosen!r} must be a single-byte character")
+    headers = _split(_text(data, records, 0), chosen)
+    if len(records) == 1:
+        raise SourceFileError(
+            f"{file}: the file has a header but no rows (headers: {', '.join(headers)})",
+            path=str(file),
+        )
+    return Export(
+        path=file,
+        data=data,
+        records=records,
+        headers=[h.strip() for h in headers],
+        encoding=used,
+        delimiter=chosen,
+        sha256=digest,
+        size=stat.st_size,
+        mtime=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+    )
+
+
+def read_rows(export: Export, wanted: Sequence[int]) -> Rows:
+    """Parse the data rows, keeping only the ``wanted`` columns (positions in the header)."""
+    names = [f"c{i}" for i in range(len(export.headers))]
+    invalid: list[str] = []
+
+    def skip(row: pacsv.InvalidRow) -> str:
+        invalid.append(row.text or "")
+        return "skip"
+
+    records = export.records
+    body = pa.py_buffer(export.data).slice(int(records.starts[1]))
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(
+                delimiter=export.delimiter,
+                newlines_in_values=records.quoted_newlines,
+                invalid_row_handler=skip,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[names[i] for i in wanted],
+                column_types=dict.fromkeys((names[i] for i in wanted), pa.large_string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return _read_rows_exactly(export, wanted)
+    data_lines = records.lines[1:]
+    if not invalid:
+        if table.num_rows != len(data_lines):
+            return _read_rows_exactly(export, wanted)
+        lines, bad = data_lines, []
+    else:
+        counts = field_counts(export.data, records, export.delimiter)[1:]
+        wrong = counts != len(export.headers)
+        if int(wrong.sum()) != len(invalid) or table.num_rows != len(data_lines) - len(invalid):
+            return _read_rows_exactly(export, wanted)
+        lines = data_lines[~wrong]
+        bad = [
+            BadRecord(int(line), int(count), _text(export.data, records, int(index) + 1))
+            for index, line, count in zip(
+                np.flatnonzero(wrong), data_lines[wrong], counts[wrong], strict=True
+            )
+        ]
+    columns = {i: table.column(names[i]).combine_chunks() for i in wanted}
+    return Rows(columns, np.asarray(lines, dtype=np.int64), [b for b in bad if b.text.strip()])
+
+
+def _read_rows_exactly(export: Export, wanted: Sequence[int]) -> Rows:
+    """The slow exact path: Python's csv module, one row at a time, tracking lines."""
+    text = export.data.decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=export.delimiter, strict=False)
+    width = len(export.headers)
+    values: list[list[str]] = [[] for _ in wanted]
+    lines: list[int] = []
+    bad: list[BadRecord] = []
+    previous = 0
+    for number, row in enumerate(reader):
+        start, previous = previous + 1, reader.line_num
+        if number == 0 or not row:
+            continue
+        if len(row) != width:
+            joined = export.delimiter.join(row)
+            if joined.strip():
+                bad.append(BadRecord(start, len(row), joined))
+            continue
+        lines.append(start)
+        for slot, index in zip(values, wanted, strict=True):
+            slot.append(row[index])
+    columns = {i: pa.array(v, type=pa.large_string()) for i, v in zip(wanted, values, strict=True)}
+    return Rows(columns, np.asarray(lines, dtype=np.int64), bad)
+
+
+def _read_bytes(file: Path) -> tuple[bytes, os.stat_result]:
+    try:
+        stat = file.stat()
+        if file.is_dir():
+            raise SourceFileError(f"{file}: is a directory, not an export file", path=str(file))
+        return file.read_bytes(), stat
+    except FileNotFoundError:
+        raise SourceFileError(f"{file}: file not found", path=str(file)) from None
+    except PermissionError:
+        raise SourceFileError(f"{file}: permission denied", path=str(file)) from None
+    except OSError as exc:
+        raise SourceFileError(f"{file}: cannot read: {exc.strerror}", path=str(file)) from None
+
+
+def _refuse_binary(file: Path, raw: bytes) -> None:
+    for magic, what in _MAGIC.items():
+        if raw.startswith(magic):
+            raise SourceFileError(f"{file}: not a CSV file: this is {what}", path=str(file))
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    if b"\x00" in raw:
+        raise SourceFileError(
+            f"{file}: not a CSV file: it contains binary data (NUL bytes)", path=str(file)
+        )
+
+
+def _decode(file: Path, raw: bytes, encoding: str) -> tuple[bytes, str]:
+    """The bytes as UTF-8 without BOM, and the name of the encoding they were in."""
+    if encoding == "auto":
+        if raw.startswith(codecs.BOM_UTF8):
+            return _checked_utf8(file, raw[3:], "utf-8-sig"), "utf-8-sig"
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return _transcode(file, raw, "utf-16"), "utf-16"
+        if raw.isascii() or _is_utf8(raw):
+            return raw, "utf-8"
+        try:
+            return _transcode(file, raw, "cp1252", quiet=True), "cp1252"
+        except UnicodeDecodeError:
+            return _transcode(file, raw, "latin-1"), "latin-1"
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise SourceFileError(f"{file}: unknown encoding {encoding!r}", path=str(file)) from None
+    if name in ("utf-8", "utf-8-sig"):
+        body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+        return _checked_utf8(file, body, name), name
+    return _transcode(file, raw, name), name
+
+
+def _is_utf8(raw: bytes) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 22
+    try:
+        for offset in range(0, len(raw), step):
+            decoder.decode(raw[offset : offset + step], final=offset + step >= len(raw))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _checked_utf8(file: Path, body: bytes, name: str) -> bytes:
+    if body.isascii() or _is_utf8(body):
+        return body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        raise SourceFileError(
+            f"{file}: line {line}: not valid {name} text (set `encoding` for this source, "
+            "e.g. cp1252)",
+            path=str(file),
+            line=line,
+        ) from None
+    return body
+
+
+def _transcode(file: Path, raw: bytes, name: str, *, quiet: bool = False) -> bytes:
+    try:
+        text = raw.decode(name)
+    except UnicodeDecodeError as exc:
+        if quiet:
+            raise
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SourceFileError(
+            f"{file}: line {line}: not valid {name} text", path=str(file), line=line
+        ) from None
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _text(data: bytes, records: Records, index: int) -> str:
+    return data[records.starts[index] : records.ends[index]].decode("utf-8", errors="replace")
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _sniff(file: Path, data: bytes, records: Records, min_columns: int) -> str:
+    """The delimiter that splits the first records into the same, largest number of fields."""
+    count = min(len(records), _SNIFF_RECORDS)
+    sample = [_text(data, records, i) for i in range(count)]
+    best: tuple[float, int, str] | None = None
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(io.StringIO("\n".join(sample), newline=""), delimiter=delimiter))
+        width = len(rows[0]) if rows else 0
+        if width < max(min_columns, 2):
+            continue
+        agree = sum(len(r) == width for r in rows) / len(rows)
+        if agree >= 0.5 and (best is None or (agree, width) > best[:2]):
+            best = (agree, width, delimiter)
+    if best is not None:
+        return best[2]
+    if min_columns <= 1:
+        return ","
+    first = sample[0][:80]
+    raise SourceFileError(
+        f"{file}: not a CSV file: no comma, semicolon, tab or pipe separates columns "
+        f"(first line: {first!r})",
+        path=str(file),
+    )
