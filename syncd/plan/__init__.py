@@ -1,0 +1,27 @@
+"""PURE stage: from a Roster, the configuration and the mirror to an ordered, safe Plan.
+
+``build_plan`` is the entry point; ``apply`` gives the reference meaning of each op on the
+mirror; ``hash_attrs`` is how ``attrs_hash`` of a mirror row is computed. This package
+imports nothing from ``state``, ``queue``, ``vendors`` or ``http``.
+"""
+
+from syncd.plan.apply import apply
+from syncd.plan.build import build_plan, check_safeguards
+from syncd.plan.hashing import hash_attrs
+from syncd.plan.model import Listing, Mirror, Plan, VendorProfile
+from syncd.plan.safeguards import SafeguardCheck
+from syncd.plan.summary import describe, summarize
+
+__all__ = [
+    "Listing",
+    "Mirror",
+    "Plan",
+    "SafeguardCheck",
+    "VendorProfile",
+    "apply",
+    "build_plan",
+    "check_safeguards",
+    "describe",
+    "hash_attrs",
+    "summarize",
+]

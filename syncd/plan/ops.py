@@ -96,11 +96,16 @@ class LinkUser(Op):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateUser(Op):
-    """Only the changed fields, each as (field, old, new); the connector keeps the rest."""
+    """Only the changed fields, each as (field, old, new); the connector keeps the rest.
+
+    ``match_value`` is the person's new match value when it changed (the mirror records it;
+    the LMS sees it only through the fields in ``changes``), None when it did not.
+    """
 
     kind: ClassVar[str] = "update_user"
     external_id: str
     changes: tuple[tuple[str, str, str], ...]
+    match_value: str | None = None
 
     @property
     def subject(self) -> str:
@@ -155,6 +160,21 @@ class CreateGroup(Op):
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.group_key}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkGroup(Op):
+    """Adopt a group that already exists in the LMS (same name under the same parent)."""
+
+    kind: ClassVar[str] = "link_group"
+    group_key: str
+    name: str
+    parent_key: str
+    remote_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.group_key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,6 +248,17 @@ class UnassignCourse(Op):
         return self.external_id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnassignLearningPath(Op):
+    kind: ClassVar[str] = "unassign_learning_path"
+    external_id: str
+    learning_path_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
 OP_TYPES: Mapping[str, type[Op]] = {
     cls.kind: cls
     for cls in (
@@ -238,12 +269,14 @@ OP_TYPES: Mapping[str, type[Op]] = {
         ReactivateUser,
         DeleteUser,
         CreateGroup,
+        LinkGroup,
         UpdateGroup,
         AddMembers,
         RemoveMember,
         AssignCourses,
         AssignLearningPaths,
         UnassignCourse,
+        UnassignLearningPath,
     )
 }
 

@@ -1,0 +1,77 @@
+"""``build_plan``: Roster + configuration + mirror -> Plan, with the safeguards measured.
+
+The one entry point the CLI and the reconcile stage call. Pure: no file, database or
+network access, and ``today`` is passed in, so the same inputs always give the same plan.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from syncd.config import ConnectionConfig
+from syncd.plan.desired import build_desired
+from syncd.plan.diff import diff
+from syncd.plan.model import Listing, Mirror, Plan, RosterLike, VendorProfile
+from syncd.plan.safeguards import measure, raise_if_refused, refusal
+
+
+def build_plan(
+    roster: RosterLike,
+    connection: ConnectionConfig,
+    profile: VendorProfile,
+    mirror: Mirror,
+    *,
+    today: date,
+    name: str = "",
+    previous_rows: int | None = None,
+    listing: Listing | None = None,
+    allow_mass_change: bool = False,
+    termination_field: str | None = "termination_date",
+    hire_field: str = "hire_date",
+) -> Plan:
+    """The plan for one connection.
+
+    ``previous_rows``: data rows of the last accepted export (the source-shrink guard; None
+    on a first run). ``listing``: the LMS's own listing from a full reconcile (adoption and
+    drift). ``allow_mass_change`` (or the connection's ``safeguards.allow_mass_change``)
+    lets a plan through that a safeguard would refuse; the checks are still reported.
+    ``termination_field``/``hire_field``: the Roster's date fields for the grace period and
+    ``hired_within_days`` (the source's ``status.termination_date``).
+    """
+    where = f"connections.{name}" if name else "connection"
+    desired = build_desired(
+        roster,
+        connection,
+        profile,
+        today=today,
+        where=where,
+        termination_field=termination_field or "",
+        hire_field=hire_field,
+    )
+    result = diff(desired, mirror, connection.deprovision, profile, listing=listing)
+    rows_read = getattr(roster.source, "rows_read", None)
+    checks = measure(
+        result.ops,
+        connection.safeguards,
+        population=result.population,
+        rows_read=rows_read,
+        previous_rows=previous_rows,
+    )
+    overridden = allow_mass_change or connection.safeguards.allow_mass_change
+    return Plan(
+        connection=name,
+        profile=profile,
+        ops=result.ops,
+        checks=checks,
+        refusal=refusal(checks, overridden=overridden),
+        overridden=overridden and any(c.tripped for c in checks),
+        skipped=result.skipped,
+        warnings=result.warnings,
+        population=result.population,
+        rows_read=rows_read,
+    )
+
+
+def check_safeguards(plan: Plan) -> None:
+    """Raise ``SafeguardTripped`` (limit and numbers) when the plan is refused."""
+    raise_if_refused(plan.refusal, connection=plan.connection)

@@ -1,0 +1,283 @@
+"""Desired state of one connection: what the LMS should hold, from the Roster and config.
+
+Pure and vectorised: every column is computed for the whole roster in one expression.
+
+Users get the LMS attributes of the connection's ``fields`` (or the vendor profile's
+defaults), in the vendor's write order. A mapping value is
+
+- a template when it contains ``{`` (``"{first_name} {last_name}"``; ``{{``/``}}`` are
+  literal braces); the result is stripped, so an empty part leaves no stray space;
+- otherwise the name of a Roster field, or, when no such field exists and the value is not a
+  lower-case identifier, a fixed text (``"Learner"``, ``"Pacific Standard Time"``); a
+  lower-case identifier that is not a field is a typo and a ConfigError.
+
+A profile default that names a field the export lacks is simply empty (the vendor's
+defaults cover many fields an export may not have); the connection's own mapping must name
+real fields.
+
+The match value (how a person is found among existing LMS accounts) is the Roster field
+named by ``match_key``. Leavers keep their account as it is: the plan only deactivates (or
+deletes) it, it never rewrites a leaver's attributes, memberships or courses.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from syncd.config import ConnectionConfig
+from syncd.errors import ConfigError
+from syncd.plan.hashing import hash_frame
+from syncd.plan.model import RosterLike, VendorProfile
+from syncd.plan.rules import arrow_text, day_numbers, evaluate_rules, to_mask
+
+_MEMBER_COLS = ("group_key", "external_id")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Target state before the mirror is considered (the diff applies the policies).
+
+    ``people``: one row per Roster person: ``external_id``, ``match_value``, ``active`` (in
+    the HRIS), ``due`` (a leaver whose grace period is over). ``attrs``: LMS field ->
+    values aligned with ``people``, in write order. ``hashes``: ``hash_attrs`` of each row.
+    ``groups`` (key, name, parent_key, level), ``memberships`` (group_key, external_id) and
+    ``assignments`` (external_id, kind, item_id, rule) cover active people only. ``held``:
+    keys of rejected rows; such people are unknown this run, never "absent".
+    """
+
+    people: pd.DataFrame
+    attrs: Mapping[str, pa.ChunkedArray]
+    hashes: np.ndarray
+    groups: pd.DataFrame
+    memberships: pd.DataFrame
+    assignments: pd.DataFrame
+    held: frozenset[str]
+    warnings: tuple[str, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(self.attrs)
+
+
+class _Columns:
+    """Roster columns as Arrow text, converted once each."""
+
+    def __init__(self, people: pd.DataFrame) -> None:
+        self.people = people
+        self._cache: dict[str, pa.ChunkedArray] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.people.columns
+
+    def get(self, name: str) -> pa.ChunkedArray:
+        if name not in self._cache:
+            self._cache[name] = arrow_text(self.people[name])
+        return self._cache[name]
+
+    def constant(self, text: str) -> pa.ChunkedArray:
+        array = pa.array(np.full(len(self.people), text, dtype=object), pa.large_string())
+        return pa.chunked_array([array])
+
+
+def _template(template: str, columns: _Columns, *, strict: bool, where: str) -> pa.ChunkedArray:
+    if "{" not in template and "}" not in template:
+        if template in columns:
+            return columns.get(template)
+        if _IDENTIFIER.fullmatch(template):
+            if strict:
+                raise ConfigError(f"{where}: the export has no field `{template}`")
+            return columns.constant("")
+        return columns.constant(template)
+    try:
+        parsed = list(_FORMATTER.parse(template))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid template {template!r}: {exc}") from None
+    parts: list[pa.ChunkedArray | pa.Scalar] = []
+    for literal, name, spec, conversion in parsed:
+        if literal:
+            parts.append(pa.scalar(literal, pa.large_string()))
+        if name is None:
+            continue
+        if spec or conversion or not name:
+            raise ConfigError(f"{where}: only plain {{field}} placeholders are allowed")
+        if name in columns:
+            parts.append(columns.get(name))
+        elif strict:
+            raise ConfigError(f"{where}: the export has no field `{name}`")
+    if not parts:
+        return columns.constant("")
+    if len(parts) == 1 and isinstance(parts[0], pa.ChunkedArray):
+        return parts[0]
+    if not any(isinstance(p, pa.ChunkedArray) for p in parts):
+        text = "".join(p.as_py() for p in parts)  # type: ignore[union-attr]
+        return columns.constant(text.strip())
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+    return pc.utf8_trim_whitespace(joined)
+
+
+def field_order(connection: ConnectionConfig, profile: VendorProfile) -> list[tuple[str, str]]:
+    """(LMS field, mapping) pairs: the vendor's write order first, then the connection's."""
+    if not connection.fields:
+        return list(profile.default_fields.items())
+    known = list(profile.default_fields)
+    ordered = sorted(
+        connection.fields.items(),
+        key=lambda item: known.index(item[0]) if item[0] in known else len(known),
+    )
+    return ordered
+
+
+def _match_values(
+    people: pd.DataFrame, columns: _Columns, match_key: str, where: str
+) -> pa.ChunkedArray:
+    if match_key in columns:
+        return pc.utf8_trim_whitespace(columns.get(match_key))
+    if match_key == "employee_id":
+        return columns.get("external_id")
+    raise ConfigError(
+        f"{where}.match_key: the export has no field `{match_key}` to match accounts by"
+    )
+
+
+def _due(people: pd.DataFrame, termination_field: str, grace_days: int, today: date) -> np.ndarray:
+    """Leavers whose deactivation is due: no termination date, or date + grace reached."""
+    leaving = ~people["active"].to_numpy(dtype=bool)
+    if grace_days == 0 or termination_field not in people.columns:
+        return leaving
+    ended = day_numbers(people[termination_field])
+    deadline = (today - timedelta(days=grace_days) - date(1970, 1, 1)).days
+    with np.errstate(invalid="ignore"):
+        reached = (ended <= deadline) | np.isnan(ended)
+    return leaving & reached
+
+
+def _groups(
+    roster: RosterLike, connection: ConnectionConfig, profile: VendorProfile, leavers: pa.Array
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Groups with an active member somewhere below them, and active people's memberships."""
+    wanted = list(connection.groups)
+    group_cols = ["key", "name", "parent_key", "level"]
+    if not wanted:
+        groups = pd.DataFrame({c: pd.Series([], dtype="str") for c in group_cols})
+        groups["level"] = groups["level"].astype("int64")
+        return groups, pd.DataFrame({c: pd.Series([], dtype="str") for c in _MEMBER_COLS})
+    members = roster.memberships
+    grouping = arrow_text(members["grouping"])
+    keep = to_mask(pc.is_in(grouping, value_set=pa.array(wanted, pa.large_string())))
+    if len(leavers):
+        keep &= ~to_mask(pc.is_in(arrow_text(members["external_id"]), value_set=leavers))
+    mask = pa.array(keep)
+    memberships = pd.DataFrame(
+        {c: pd.Series(arrow_text(members[c]).filter(mask), dtype="str") for c in _MEMBER_COLS}
+    )
+    frame = roster.groups
+    parent_of: dict[str, str] = {}
+    name_of: dict[str, str] = {}
+    for key, name, parent, grouping in zip(
+        frame["key"].tolist(),
+        frame["name"].tolist(),
+        frame["parent_key"].tolist(),
+        frame["grouping"].tolist(),
+        strict=True,
+    ):
+        if grouping in wanted:
+            parent_of[key] = (parent or "") if profile.nested_groups else ""
+            name_of[key] = name
+    needed: set[str] = set()
+    for key in pc.unique(arrow_text(memberships["group_key"])).to_pylist():
+        while key and key not in needed and key in name_of:
+            needed.add(key)
+            key = parent_of[key]
+    depth: dict[str, int] = {}
+
+    def level(key: str) -> int:
+        if key not in depth:
+            parent = parent_of.get(key, "")
+            depth[key] = 0 if not parent else level(parent) + 1
+        return depth[key]
+
+    ordered = sorted(needed, key=lambda k: (level(k), k))
+    chosen = pd.DataFrame(
+        {
+            "key": pd.Series(ordered, dtype="str"),
+            "name": pd.Series([name_of[k] for k in ordered], dtype="str"),
+            "parent_key": pd.Series([parent_of[k] for k in ordered], dtype="str"),
+            "level": pd.Series([depth[k] for k in ordered], dtype="int64"),
+        }
+    )
+    return chosen, memberships
+
+
+def build_desired(
+    roster: RosterLike,
+    connection: ConnectionConfig,
+    profile: VendorProfile,
+    *,
+    today: date,
+    where: str = "connection",
+    termination_field: str = "termination_date",
+    hire_field: str = "hire_date",
+) -> Desired:
+    """The connection's desired state from one Roster (pure: ``today`` is passed in)."""
+    people = roster.people
+    if connection.groups and not profile.groups:
+        raise ConfigError(f"{where}.groups: {profile.vendor} has no groups to push")
+    if not profile.learning_paths:
+        for index, rule in enumerate(connection.rules):
+            if rule.assign.learning_paths:
+                raise ConfigError(
+                    f"{where}.rules[{index}] ({rule.name}): {profile.vendor} has no learning "
+                    "paths; assign courses instead"
+                )
+    columns = _Columns(people)
+    strict = bool(connection.fields)
+    attrs = {
+        name: _template(mapping, columns, strict=strict, where=f"{where}.fields.{name}")
+        for name, mapping in field_order(connection, profile)
+    }
+    external_id = columns.get("external_id")
+    match_value = _match_values(people, columns, connection.match_key, where)
+    hashes = hash_frame(external_id, match_value, attrs)
+    frame = pd.DataFrame(
+        {
+            "external_id": people["external_id"].astype("str"),
+            "match_value": pd.Series(match_value.to_pandas(), dtype="str", index=people.index),
+            "active": people["active"].to_numpy(dtype=bool),
+            "due": _due(people, termination_field, connection.deprovision.grace_days, today),
+        }
+    )
+    leavers = arrow_text(frame["external_id"]).filter(pa.array(~frame["active"].to_numpy()))
+    groups, memberships = _groups(roster, connection, profile, leavers.combine_chunks())
+    rules = evaluate_rules(
+        connection.rules,
+        people,
+        roster.groups,
+        roster.memberships,
+        today=today,
+        where=f"{where}.rules",
+        hire_field=hire_field,
+    )
+    rejected = roster.rejected
+    keys = rejected["key"].astype("str").fillna("").tolist() if "key" in rejected.columns else []
+    held = frozenset(k for k in keys if k)
+    return Desired(
+        people=frame,
+        attrs=attrs,
+        hashes=hashes,
+        groups=groups,
+        memberships=memberships,
+        assignments=rules.assignments,
+        held=held,
+        warnings=rules.warnings,
+    )

@@ -1,0 +1,220 @@
+"""The plain values of the plan: its inputs (mirror, vendor profile, listing) and the Plan.
+
+The inputs besides the Roster and the configuration. They are plain data so
+that the plan stays pure: ``syncd.state.mirror`` loads a :class:`Mirror` from the database,
+each connector module declares its :class:`VendorProfile`, and a full reconcile turns the
+LMS's own listing into a :class:`Listing`. Nothing here imports from state, vendors or http.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from syncd.plan.ops import OP_TYPES, Op
+from syncd.plan.safeguards import SafeguardCheck
+
+MIRROR_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "users": ("external_id", "remote_id", "match_value", "active", "attrs", "attrs_hash"),
+    "groups": ("key", "remote_id", "name", "parent_key"),
+    "memberships": ("group_key", "external_id"),
+    "assignments": ("external_id", "kind", "item_id"),
+}
+"""Exact columns of each mirror frame; ``syncd.state.mirror`` produces these names."""
+
+LISTING_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "users": ("remote_id", "match_value", "active", "attrs"),
+    "groups": ("remote_id", "name", "parent_remote_id"),
+}
+
+ASSIGNMENT_KINDS = ("course", "learning_path")
+
+
+def _frame(columns: tuple[str, ...]) -> pd.DataFrame:
+    dtypes: dict[str, Any] = {c: "str" for c in columns}
+    if "active" in dtypes:
+        dtypes["active"] = "bool"
+    if "attrs" in dtypes:
+        dtypes["attrs"] = "object"
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
+
+
+def _check_columns(owner: str, frames: Mapping[str, pd.DataFrame], spec: Mapping[str, Any]) -> None:
+    """A loader that drifts from the contract must fail here, loudly, not deep in a merge."""
+    for name, columns in spec.items():
+        missing = [c for c in columns if c not in frames[name].columns]
+        if missing:
+            raise ValueError(f"{owner}.{name} lacks columns {missing} (needs {list(columns)})")
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """What one LMS holds, as far as syncd has confirmed it (one connection's state rows).
+
+    ``users.attrs`` is a dict (LMS field -> str) per row; its JSON text is accepted too and
+    decoded only for the rows the diff has to look at. ``users.attrs_hash`` must be
+    :func:`syncd.plan.hashing.hash_attrs` of the row's ``external_id``, ``match_value`` and
+    ``attrs``, recomputed whenever any of them changes: the diff trusts an equal hash to mean
+    "unchanged" and only reads ``attrs`` where the hash differs (a stale or missing hash
+    costs time, never a wrong op, unless it equals the new hash while the attrs differ).
+    """
+
+    users: pd.DataFrame
+    groups: pd.DataFrame
+    memberships: pd.DataFrame
+    assignments: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        _check_columns("Mirror", self.__dict__, MIRROR_COLUMNS)
+
+    @classmethod
+    def empty(cls) -> Mirror:
+        """The mirror of a connection that has never synced."""
+        return cls(**{name: _frame(cols) for name, cols in MIRROR_COLUMNS.items()})
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Everything the LMS holds right now, from a full reconcile, for adoption and drift.
+
+    ``users``: remote_id, match_value (the account's value of the connection's match key),
+    active, attrs (dict LMS field -> str, the fields the listing returned). ``groups``:
+    remote_id, name, parent_remote_id ("" at the top).
+    """
+
+    users: pd.DataFrame
+    groups: pd.DataFrame = field(default_factory=lambda: _frame(LISTING_COLUMNS["groups"]))
+
+    def __post_init__(self) -> None:
+        _check_columns("Listing", self.__dict__, LISTING_COLUMNS)
+
+
+@dataclass(frozen=True)
+class VendorProfile:
+    """What the plan needs to know about a vendor, as plain data (no vendor imports).
+
+    Each connector module declares one (``PROFILE``); ``syncd.vendors.profile(vendor)``
+    returns it.
+    """
+
+    vendor: str
+    default_fields: Mapping[str, str]
+    """LMS field -> template over Roster fields (``"{first_name}"``), in the vendor's write
+    order; used when the connection maps no ``fields`` of its own."""
+    groups: bool
+    """The vendor has teams/groups with members."""
+    learning_paths: bool
+    """The vendor can assign learning paths (as well as courses)."""
+    max_members_per_call: int | None = None
+    """Largest member list one add-members call takes (None: no limit)."""
+    max_courses_per_call: int | None = None
+    """Largest course (or learning path) list one assign call takes (None: no limit)."""
+    calls: Mapping[str, int] = field(default_factory=dict)
+    """Vendor calls one op of each kind costs (Litmos ``update_user`` = 2: GET then PUT;
+    ``link_user`` = 0). A kind not listed costs one call."""
+    nested_groups: bool = True
+    """Groups can have parent groups (Litmos sub-teams); False flattens the hierarchy."""
+
+    def calls_for(self, kind: str) -> int:
+        """Vendor calls one op of ``kind`` costs."""
+        return self.calls.get(kind, 1)
+
+
+class SourceInfoLike(Protocol):
+    """The part of the Roster's source description the plan reads (the shrink safeguard)."""
+
+    @property
+    def rows_read(self) -> int: ...
+
+
+class RosterLike(Protocol):
+    """The Roster contract of ``syncd.hris`` as far as the plan uses it."""
+
+    @property
+    def people(self) -> pd.DataFrame: ...
+
+    @property
+    def groups(self) -> pd.DataFrame: ...
+
+    @property
+    def memberships(self) -> pd.DataFrame: ...
+
+    @property
+    def rejected(self) -> pd.DataFrame: ...
+
+    @property
+    def source(self) -> SourceInfoLike: ...
+
+
+class RateLike(Protocol):
+    """A rate rule: at most ``requests`` calls in any rolling ``per_seconds``."""
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def per_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one connection's LMS must be told, in order, and whether it may be.
+
+    ``ops`` are in execution order with their dependencies named. ``checks`` are the
+    safeguards measured on this plan; ``refusal`` is the tripped one that refuses it (None
+    when the plan may be enqueued, also when ``overridden`` by allow-mass-change).
+    ``skipped`` lists people (external_id, reason) the plan could not sync.
+    """
+
+    connection: str
+    profile: VendorProfile
+    ops: tuple[Op, ...]
+    checks: tuple[SafeguardCheck, ...] = ()
+    refusal: SafeguardCheck | None = None
+    overridden: bool = False
+    skipped: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"external_id": [], "reason": []}, dtype="str")
+    )
+    warnings: tuple[str, ...] = ()
+    population: int = 0
+    rows_read: int | None = None
+
+    @property
+    def vendor(self) -> str:
+        return self.profile.vendor
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+    @property
+    def empty(self) -> bool:
+        return not self.ops
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Ops per kind, in the fixed order of ``OP_TYPES``; kinds with none left out."""
+        found = Counter(op.kind for op in self.ops)
+        return {kind: found[kind] for kind in OP_TYPES if found[kind]}
+
+    @property
+    def calls(self) -> int:
+        """Vendor calls the plan needs, by the profile's cost of each op kind."""
+        return sum(self.profile.calls_for(kind) * n for kind, n in self.counts.items())
+
+    def duration_seconds(self, rate: RateLike) -> float:
+        """Least time the calls take under ``rate`` (a burst of ``requests``, then one
+        window per further ``requests``), vendor latency not included."""
+        if self.calls == 0:
+            return 0.0
+        return float((self.calls - 1) // rate.requests) * rate.per_seconds
+
+    def summary(self, *, limit: int = 20, rate: RateLike | None = None) -> dict[str, Any]:
+        """JSON-able overview: counts, calls, time, safeguards and the first ``limit`` ops."""
+        from syncd.plan.summary import summarize
+
+        return summarize(self, limit=limit, rate=rate)

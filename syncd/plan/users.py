@@ -1,0 +1,415 @@
+"""The user half of the diff: who is created, linked, updated, (re/de)activated or deleted.
+
+People are paired with their mirror rows by the row hash first: one integer lookup pairs
+everyone whose account and attributes are unchanged, so only the rest (usually a small
+fraction) is joined on ``external_id`` and compared field by field.
+
+Policies (``DeprovisionConfig``):
+
+- a leaver (inactive in the HRIS) whose grace period is over is deactivated, deleted or left
+  alone per ``on_termination``; a synced person missing from the export per ``on_absent``
+  (no grace: absence carries no date); a person whose row was rejected this run is neither;
+- a leaver's account is otherwise left as it is (no attribute updates, and no account is
+  ever created for a leaver);
+- a returning person is reactivated when ``reactivate`` is on (then updated), else left
+  inactive and untouched.
+
+Match values are compared without regard to case. A new person is not created when their
+match value is empty, shared with another person of the export, or already used by another
+synced account; they are listed in ``skipped`` with the reason instead. With a full
+``Listing``, a new person whose match value exists in the LMS is linked (no vendor call),
+then updated where the LMS differs from the desired state; and synced people are compared
+with what the listing shows (drift) for the fields it shows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from syncd.config import DeprovisionConfig
+from syncd.plan.desired import Desired
+from syncd.plan.hashing import hash_attrs, parse_hashes
+from syncd.plan.model import Listing
+from syncd.plan.ops import (
+    CreateUser,
+    DeactivateUser,
+    DeleteUser,
+    LinkUser,
+    Op,
+    ReactivateUser,
+    UpdateUser,
+)
+from syncd.plan.rules import arrow_text, to_mask
+
+Account = tuple[str, bool, dict[str, str]]
+"""A remote account from a listing: remote id, active, attrs."""
+
+
+@dataclass
+class UserOps:
+    """User-level ops per phase, and the keys each person's later ops must wait for."""
+
+    links: list[LinkUser] = field(default_factory=list)
+    creates: list[CreateUser] = field(default_factory=list)
+    reactivations: list[ReactivateUser] = field(default_factory=list)
+    updates: list[UpdateUser] = field(default_factory=list)
+    deactivations: list[DeactivateUser] = field(default_factory=list)
+    deletions: list[DeleteUser] = field(default_factory=list)
+    ready: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def after(self, external_id: str, op: Op) -> None:
+        self.ready[external_id] = (*self.ready.get(external_id, ()), op.key)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def as_attrs(value: Any) -> dict[str, str]:
+    """A mirror attrs cell: a dict, or its JSON text (decoded only for rows looked at)."""
+    if isinstance(value, Mapping):
+        return {str(k): _text(v) for k, v in value.items()}
+    if isinstance(value, str) and value:
+        return {str(k): _text(v) for k, v in json.loads(value).items()}
+    return {}
+
+
+def fold(values: pd.Series) -> pd.Series:
+    """Match values as compared: lower case (Unicode), never NaN; same index."""
+    return pd.Series(pc.utf8_lower(arrow_text(values)), dtype="str", index=values.index)
+
+
+def isin(values: pd.Series, members: pa.Array) -> np.ndarray:
+    """``values.isin(members)`` through Arrow's hash lookup."""
+    if not len(values) or not len(members):
+        return np.zeros(len(values), dtype=bool)
+    found = pc.is_in(arrow_text(values), value_set=members.cast(pa.large_string()))
+    return to_mask(found)
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Desired row -> mirror row (``-1``: none); ``same``: equal row hash (unchanged)."""
+
+    mirror_row: np.ndarray
+    same: np.ndarray
+    unpaired_mirror: np.ndarray
+
+
+def pair(desired: Desired, users: pd.DataFrame) -> Pairing:
+    """Pair people with mirror rows: by row hash, then the rest by ``external_id``."""
+    count = len(desired.people)
+    mirror_row = np.full(count, -1, dtype=np.int64)
+    same = np.zeros(count, dtype=bool)
+    if len(users):
+        stored = parse_hashes(users["attrs_hash"])
+        usable = np.flatnonzero(stored != 0)
+        index = pd.Index(stored[usable])
+        if index.is_unique:
+            found = index.get_indexer(desired.hashes)
+            same = found >= 0
+            mirror_row[same] = usable[found[same]]
+    paired = np.zeros(len(users), dtype=bool)
+    paired[mirror_row[same]] = True
+    rest_d = np.flatnonzero(~same)
+    rest_m = np.flatnonzero(~paired)
+    if len(rest_d) and len(rest_m):
+        lookup = pd.Index(users["external_id"].iloc[rest_m].astype("str").to_numpy(dtype=object))
+        wanted = desired.people["external_id"].iloc[rest_d].to_numpy(dtype=object)
+        found = lookup.get_indexer(wanted)
+        hit = found >= 0
+        mirror_row[rest_d[hit]] = rest_m[found[hit]]
+        paired[rest_m[found[hit]]] = True
+    return Pairing(mirror_row, same, np.flatnonzero(~paired))
+
+
+def effective_users(users: pd.DataFrame, listing: Listing | None) -> tuple[pd.DataFrame, list[str]]:
+    """With a full listing, synced accounts as the LMS shows them now (drift).
+
+    The listing's values replace the mirror's for the fields the listing has; fields it
+    does not show keep what the mirror knows.
+    """
+    if listing is None or not len(users):
+        return users, []
+    remote = listing.users.drop_duplicates("remote_id", keep=False).set_index("remote_id")
+    remote_ids = users["remote_id"].astype("str").fillna("")
+    seen = remote_ids.isin(remote.index).to_numpy(dtype=bool)
+    warnings = []
+    missing = int(((remote_ids != "").to_numpy(dtype=bool) & ~seen).sum())
+    if missing:
+        warnings.append(f"{missing} synced account(s) are missing from the LMS listing")
+    if not seen.any():
+        return users, warnings
+    users = users.copy()
+    rows = np.flatnonzero(seen)
+    fresh = remote.loc[remote_ids.iloc[rows].tolist()]
+    ids = users["external_id"].iloc[rows].tolist()
+    values = users["match_value"].iloc[rows].tolist()
+    attrs = users["attrs"].astype(object).to_numpy(copy=True)
+    hashes = users["attrs_hash"].astype(object).to_numpy(copy=True)
+    for i, (row, shown) in enumerate(zip(rows.tolist(), fresh["attrs"].tolist(), strict=True)):
+        merged = {**as_attrs(attrs[row]), **as_attrs(shown)}
+        attrs[row] = merged
+        hashes[row] = hash_attrs(ids[i], values[i], merged)
+    active = users["active"].to_numpy(dtype=bool, copy=True)
+    active[rows] = fresh["active"].to_numpy(dtype=bool)
+    users["attrs"] = pd.Series(attrs, index=users.index, dtype=object)
+    users["attrs_hash"] = pd.Series(hashes, index=users.index, dtype="str")
+    users["active"] = active
+    return users, warnings
+
+
+# --------------------------------------------------------------------------- ops
+
+
+def _changes(
+    fields: Sequence[str], old: Mapping[str, str], new: Sequence[str]
+) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (name, old.get(name, ""), value)
+        for name, value in zip(fields, new, strict=True)
+        if old.get(name, "") != value
+    )
+
+
+class UserDiff:
+    """Works out every user-level op; remembers who ends up with a live account."""
+
+    def __init__(
+        self,
+        desired: Desired,
+        users: pd.DataFrame,
+        policy: DeprovisionConfig,
+        listing: Listing | None,
+    ) -> None:
+        self.desired = desired
+        self.users = users
+        self.policy = policy
+        self.listing = listing
+        self.ops = UserOps()
+        self.pairing = pair(desired, users)
+        people = desired.people
+        self.ids = people["external_id"]
+        self.values = people["match_value"]
+        self.hr_active = people["active"].to_numpy(dtype=bool)
+        self.due = people["due"].to_numpy(dtype=bool)
+        row = self.pairing.mirror_row
+        self.in_mirror = row >= 0
+        mirror_active = users["active"].to_numpy(dtype=bool) if len(users) else np.zeros(0, bool)
+        self.was_active = np.zeros(len(people), dtype=bool)
+        self.was_active[self.in_mirror] = mirror_active[row[self.in_mirror]]
+        self.live = np.zeros(len(people), dtype=bool)
+
+    def run(self) -> UserOps:
+        self._existing()
+        self._new()
+        self._absent()
+        return self.ops
+
+    def not_live_ids(self) -> pa.Array:
+        """People who will not hold an active, synced account after this plan."""
+        gone = self.users["external_id"].iloc[self.pairing.unpaired_mirror]
+        stay_out = self.ids[~self.live]
+        chunks = [c for part in (stay_out, gone) for c in arrow_text(part).chunks]
+        return pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _desired_attrs(self, rows: np.ndarray) -> list[list[str]]:
+        """Desired attribute values of ``rows``, row by row, in write order."""
+        taken = pa.array(rows, pa.int64())
+        columns = [pc.take(self.desired.attrs[f], taken).to_pylist() for f in self.desired.fields]
+        if not columns:
+            return [[] for _ in range(len(rows))]
+        return [list(values) for values in zip(*columns, strict=True)]
+
+    def _ids(self, rows: np.ndarray) -> list[str]:
+        return self.ids.iloc[rows].tolist()
+
+    def _values(self, rows: np.ndarray) -> list[str]:
+        return self.values.iloc[rows].tolist()
+
+    def _skip(self, row: int, reason: str) -> None:
+        self.ops.skipped.append((self._ids(np.array([row]))[0], reason))
+
+    def _deprovision(self, external_id: str, active: bool, action: str, reason: str) -> None:
+        after = self.ops.ready.get(external_id, ())
+        if action == "deactivate" and active:
+            self.ops.deactivations.append(
+                DeactivateUser(external_id=external_id, reason=reason, depends_on=after)
+            )
+        elif action == "delete":
+            self.ops.deletions.append(
+                DeleteUser(external_id=external_id, reason=reason, depends_on=after)
+            )
+
+    def _reactivate(self, external_id: str) -> None:
+        op = ReactivateUser(external_id=external_id, depends_on=self.ops.ready.get(external_id, ()))
+        self.ops.reactivations.append(op)
+        self.ops.after(external_id, op)
+
+    def _update(
+        self, rows: np.ndarray, before: Sequence[dict[str, str]], stored: Sequence[str | None]
+    ) -> None:
+        """UpdateUser for each row whose attrs (or match value) differ from ``before``."""
+        fields = self.desired.fields
+        wanted = self._desired_attrs(rows)
+        for i, (external_id, value) in enumerate(
+            zip(self._ids(rows), self._values(rows), strict=True)
+        ):
+            match_value = value if stored[i] is not None and stored[i] != value else None
+            changes = _changes(fields, before[i], wanted[i])
+            if changes or match_value is not None:
+                self.ops.updates.append(
+                    UpdateUser(
+                        external_id=external_id,
+                        changes=changes,
+                        match_value=match_value,
+                        depends_on=self.ops.ready.get(external_id, ()),
+                    )
+                )
+
+    # ------------------------------------------------------------------ phases
+
+    def _existing(self) -> None:
+        """People with a mirror row: keep, update, reactivate, deactivate or delete."""
+        stays = self.hr_active & self.in_mirror & self.was_active
+        returns = self.hr_active & self.in_mirror & ~self.was_active
+        if self.policy.reactivate:
+            for external_id in self._ids(np.flatnonzero(returns)):
+                self._reactivate(external_id)
+            self.live |= returns
+        self.live |= stays
+        rows = np.flatnonzero(self.live & ~self.pairing.same)
+        if len(rows):
+            mirror_rows = self.pairing.mirror_row[rows]
+            before = [as_attrs(a) for a in self.users["attrs"].iloc[mirror_rows].tolist()]
+            stored = self.users["match_value"].iloc[mirror_rows].astype("str").fillna("").tolist()
+            self._update(rows, before, stored)
+        leaving = np.flatnonzero(~self.hr_active & self.in_mirror & self.due)
+        for external_id, active in zip(
+            self._ids(leaving), self.was_active[leaving].tolist(), strict=True
+        ):
+            self._deprovision(external_id, active, self.policy.on_termination, "terminated")
+
+    def _new(self) -> None:
+        """People without a mirror row: link (with a listing), create, or skip."""
+        newcomers = ~self.in_mirror & (self.hr_active | (self.listing is not None))
+        rows = np.flatnonzero(newcomers)
+        if not len(rows):
+            return
+        folded = fold(self.values)
+        mine = folded.iloc[rows]
+        empty = (mine == "").to_numpy(dtype=bool)
+        for row in rows[empty & self.hr_active[rows]].tolist():
+            self._skip(row, "empty match value")
+        rows, mine = rows[~empty], mine[~empty]
+        lookup = pa.array(mine.unique(), pa.large_string())
+        candidates = folded[self.hr_active | self.in_mirror | newcomers]
+        shared = candidates[isin(candidates, lookup)]
+        doubled = set(shared[shared.duplicated(keep=False)].tolist())
+        synced = fold(self.users["match_value"]) if len(self.users) else folded.iloc[0:0]
+        taken = set(synced[isin(synced, lookup)].tolist())
+        remote = self._remote_accounts(lookup)
+        creates: list[int] = []
+        for row, value in zip(rows.tolist(), mine.tolist(), strict=True):
+            active = bool(self.hr_active[row])
+            if value in doubled or value in taken:
+                if active:
+                    why = "shared with another person" if value in doubled else "already synced"
+                    self._skip(row, f"match value {why}")
+            elif value in remote:
+                self._link(row, remote[value])
+            elif active:
+                creates.append(row)
+        self._create(np.array(creates, dtype=np.int64))
+
+    def _remote_accounts(self, wanted: pa.Array) -> dict[str, Account | None]:
+        """Listing accounts by folded match value; ambiguous or linked ones map to None."""
+        if self.listing is None or not len(self.listing.users):
+            return {}
+        frame = self.listing.users
+        values = fold(frame["match_value"])
+        frame, values = frame.loc[isin(values, wanted)], values[isin(values, wanted)]
+        linked = set(self.users["remote_id"].astype("str").tolist()) if len(self.users) else set()
+        accounts: dict[str, Account | None] = {}
+        for remote_id, value, active, attrs in zip(
+            frame["remote_id"].astype("str").tolist(),
+            values.tolist(),
+            frame["active"].to_numpy(dtype=bool).tolist(),
+            frame["attrs"].tolist(),
+            strict=True,
+        ):
+            usable = remote_id not in linked and value not in accounts
+            accounts[value] = (remote_id, bool(active), as_attrs(attrs)) if usable else None
+        return accounts
+
+    def _create(self, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        fields = self.desired.fields
+        for external_id, match_value, values in zip(
+            self._ids(rows), self._values(rows), self._desired_attrs(rows), strict=True
+        ):
+            op = CreateUser(
+                external_id=external_id,
+                match_value=match_value,
+                attrs=tuple(zip(fields, values, strict=True)),
+                active=True,
+            )
+            self.ops.creates.append(op)
+            self.ops.after(external_id, op)
+        self.live[rows] = True
+
+    def _link(self, row: int, account: Account | None) -> None:
+        """Adopt an existing account; it holds the managed fields the listing showed."""
+        if account is None:
+            if self.hr_active[row]:
+                self._skip(row, "several LMS accounts, or an already linked one, match")
+            return
+        external_id = self._ids(np.array([row]))[0]
+        remote_id, active, shown = account
+        known = {name: shown.get(name, "") for name in self.desired.fields}
+        link = LinkUser(
+            external_id=external_id,
+            match_value=self._values(np.array([row]))[0],
+            remote_id=remote_id,
+            attrs=tuple(known.items()),
+            active=active,
+        )
+        self.ops.links.append(link)
+        self.ops.after(external_id, link)
+        if not self.hr_active[row]:
+            if self.due[row]:
+                self._deprovision(external_id, active, self.policy.on_termination, "terminated")
+            return
+        if not active:
+            if not self.policy.reactivate:
+                return
+            self._reactivate(external_id)
+        self.live[row] = True
+        self._update(np.array([row]), [known], [None])
+
+    def _absent(self) -> None:
+        """Synced people missing from the export (and not merely rejected this run)."""
+        action = self.policy.on_absent
+        rows = self.pairing.unpaired_mirror
+        if action == "ignore" or not len(rows):
+            return
+        ids = self.users["external_id"].iloc[rows].astype("str").tolist()
+        active = self.users["active"].to_numpy(dtype=bool)[rows].tolist()
+        for external_id, was_active in zip(ids, active, strict=True):
+            if external_id not in self.desired.held:
+                self._deprovision(external_id, was_active, action, "absent from export")

@@ -1,0 +1,176 @@
+"""Roster-shaped data and vendor profiles for the plan tests (plain builders, not fixtures).
+
+The Roster contract of ``syncd.hris`` is built here directly from rows, the way the reader
+would produce it: string columns with "" for empty, ISO dates, ``active`` bool, group keys
+``"<grouping>:<top>/<...>/<leaf>"`` and one membership per person in the leaf group of each
+grouping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from syncd.config import ConnectionConfig
+from syncd.plan.model import VendorProfile
+
+FIELDS = (
+    "employee_id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "division",
+    "department",
+    "hire_date",
+    "termination_date",
+)
+
+LITMOS_LIKE = VendorProfile(
+    vendor="litmos",
+    default_fields={
+        "UserName": "{username}",
+        "FirstName": "{first_name}",
+        "LastName": "{last_name}",
+        "Email": "{email}",
+        "JobTitle": "{title}",
+    },
+    groups=True,
+    learning_paths=True,
+    max_members_per_call=None,
+    max_courses_per_call=None,
+    calls={
+        "create_user": 1,
+        "link_user": 0,
+        "update_user": 2,
+        "deactivate_user": 2,
+        "reactivate_user": 2,
+        "delete_user": 1,
+        "create_group": 1,
+        "link_group": 0,
+        "update_group": 2,
+        "add_members": 1,
+        "remove_member": 1,
+        "assign_courses": 1,
+        "assign_learning_paths": 1,
+        "unassign_course": 1,
+        "unassign_learning_path": 1,
+    },
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str = "export.csv"
+    rows_read: int = 0
+
+
+@dataclass(frozen=True)
+class Roster:
+    people: pd.DataFrame
+    groups: pd.DataFrame
+    memberships: pd.DataFrame
+    rejected: pd.DataFrame
+    warnings: pd.DataFrame
+    source: Source = field(default_factory=Source)
+
+
+def person(external_id: str, **values: Any) -> dict[str, Any]:
+    """One export row; sensible values for everything not given."""
+    row: dict[str, Any] = {
+        "employee_id": external_id,
+        "username": f"{external_id.lower()}@corp.example",
+        "email": f"{external_id.lower()}@corp.example",
+        "first_name": f"First{external_id}",
+        "last_name": f"Last{external_id}",
+        "title": "Engineer",
+        "division": "Ops",
+        "department": "Support",
+        "hire_date": "2020-01-01",
+        "termination_date": "",
+        "active": True,
+    }
+    row.update(values)
+    return row
+
+
+def roster(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    groupings: Mapping[str, Sequence[str]] | None = None,
+    rejected_keys: Iterable[str] = (),
+    rows_read: int | None = None,
+) -> Roster:
+    """A Roster from export rows; ``groupings``: name -> columns from the top level down."""
+    groupings = {"org": ("division", "department")} if groupings is None else groupings
+    records = []
+    for line, row in enumerate(rows, start=2):
+        record = {name: str(row.get(name, "")) for name in FIELDS}
+        record.update({k: str(v) for k, v in row.items() if k not in ("active", *FIELDS)})
+        record["external_id"] = record["employee_id"]
+        record["active"] = bool(row.get("active", True))
+        record["line"] = line
+        records.append(record)
+    columns = ["external_id", *FIELDS, "active", "line"]
+    people = pd.DataFrame(records, columns=columns if not records else None)
+    if not records:
+        people = pd.DataFrame({c: pd.Series([], dtype="str") for c in columns})
+        people["active"] = people["active"].astype(bool)
+        people["line"] = people["line"].astype("int64")
+    for name in people.columns:
+        if name not in ("active", "line"):
+            people[name] = people[name].astype("str")
+    groups: dict[str, tuple[str, str, str, int]] = {}
+    members = []
+    for grouping, cols in groupings.items():
+        for row in records:
+            parent = ""
+            path: list[str] = []
+            for level, col in enumerate(cols):
+                value = row[col]
+                if not value:
+                    break
+                path.append(value)
+                key = f"{grouping}:{'/'.join(path)}"
+                groups.setdefault(key, (value, parent, grouping, level))
+                parent = key
+            if parent:
+                members.append((grouping, parent, row["external_id"]))
+    group_frame = pd.DataFrame(
+        [(k, *v) for k, v in sorted(groups.items())],
+        columns=["key", "name", "parent_key", "grouping", "level"],
+    ).astype({"key": "str", "name": "str", "parent_key": "str", "grouping": "str"})
+    group_frame["level"] = group_frame["level"].astype("int64")
+    member_frame = pd.DataFrame(members, columns=["grouping", "group_key", "external_id"]).astype(
+        "str"
+    )
+    reject_cols = ["file", "line", "column", "reason", "key"]
+    rejected = pd.DataFrame(
+        [("export.csv", "0", "email", "invalid_email", k) for k in rejected_keys],
+        columns=reject_cols,
+    ).astype("str")
+    warnings = pd.DataFrame({c: pd.Series([], dtype="str") for c in reject_cols})
+    count = len(records) + len(rejected) if rows_read is None else rows_read
+    return Roster(people, group_frame, member_frame, rejected, warnings, Source(rows_read=count))
+
+
+def connection(**overrides: Any) -> ConnectionConfig:
+    """A Litmos connection config, with overrides given as plain (TOML-like) data."""
+    data: dict[str, Any] = {
+        "vendor": "litmos",
+        "base_url": "http://127.0.0.1:1/v1.svc",
+        "credentials": {"api_key": "test-key"},
+        "groups": ["org"],
+        "safeguards": {
+            "max_deactivations": 1_000_000,
+            "max_deactivation_percent": 100,
+            "max_changes": 10_000_000,
+            "min_source_ratio": 0,
+        },
+    }
+    data.update(overrides)
+    return ConnectionConfig.model_validate(data)

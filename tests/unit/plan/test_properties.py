@@ -1,0 +1,179 @@
+"""Property tests over random sequences of exports and random policies.
+
+For every export of a sequence: planning twice gives the same plan; applying the plan to the
+mirror yields the desired state (checked against expectations computed here from the rows,
+not from the plan's own desired state); and planning again after applying finds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from plan_testkit import LITMOS_LIKE, connection, person, roster
+
+from syncd.plan import Mirror, apply, build_plan
+
+TODAY = date(2024, 6, 1)
+IDS = [f"E{i}" for i in range(7)]
+RULES = [
+    {"name": "all", "assign": {"courses": ["C0"]}},
+    {
+        "name": "dept a",
+        "when": [{"field": "department", "equals": "a"}],
+        "assign": {"courses": ["C1"], "learning_paths": ["LP1"]},
+    },
+    {"name": "title y", "when": [{"field": "title", "in": ["Y"]}], "assign": {"courses": ["C2"]}},
+    {"name": "team b", "when": [{"member_of": "org:Ops/B"}], "assign": {"courses": ["C3"]}},
+]
+
+row_strategy = st.fixed_dictionaries(
+    {
+        "present": st.booleans(),
+        "active": st.booleans(),
+        "department": st.sampled_from(["A", "B", "C"]),
+        "division": st.sampled_from(["Ops", "Ops", "Lab"]),
+        "title": st.sampled_from(["X", "Y"]),
+        "variant": st.integers(0, 1),
+        "last": st.sampled_from(["Ng", "Núñez", ""]),
+    }
+)
+export_strategy = st.lists(row_strategy, min_size=len(IDS), max_size=len(IDS))
+policy_strategy = st.fixed_dictionaries(
+    {
+        "on_termination": st.sampled_from(["deactivate", "delete", "ignore"]),
+        "on_absent": st.sampled_from(["deactivate", "delete", "ignore"]),
+        "reactivate": st.booleans(),
+        "remove_memberships": st.booleans(),
+        "unassign_courses": st.booleans(),
+    }
+)
+
+
+def rows_of(export: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for external_id, spec in zip(IDS, export, strict=True):
+        if not spec["present"]:
+            continue
+        rows.append(
+            person(
+                external_id,
+                active=spec["active"],
+                department=spec["department"],
+                division=spec["division"],
+                title=spec["title"],
+                last_name=spec["last"],
+                username=f"{external_id.lower()}.{spec['variant']}@corp.example",
+            )
+        )
+    return rows
+
+
+def expected_attrs(row: dict[str, Any]) -> dict[str, str]:
+    return {
+        "UserName": row["username"],
+        "FirstName": row["first_name"],
+        "LastName": row["last_name"],
+        "Email": row["email"],
+        "JobTitle": row["title"],
+    }
+
+
+def expected_items(row: dict[str, Any]) -> set[tuple[str, str]]:
+    items = {("course", "C0")}
+    if row["department"].lower() == "a":
+        items |= {("course", "C1"), ("learning_path", "LP1")}
+    if row["title"] == "Y":
+        items.add(("course", "C2"))
+    if row["division"] == "Ops" and row["department"] == "B":
+        items.add(("course", "C3"))
+    return items
+
+
+def check(
+    before: Mirror, after: Mirror, rows: list[dict[str, Any]], policy: dict[str, Any]
+) -> None:
+    """The mirror after applying the plan is the desired state, policy by policy."""
+    old = before.users.set_index("external_id")
+    new = after.users.set_index("external_id")
+    members = set(after.memberships.itertuples(index=False, name=None))
+    old_members = set(before.memberships.itertuples(index=False, name=None))
+    assigned = set(after.assignments.itertuples(index=False, name=None))
+    old_assigned = set(before.assignments.itertuples(index=False, name=None))
+    present = {row["employee_id"]: row for row in rows}
+    for external_id, row in present.items():
+        known = external_id in old.index
+        if row["active"]:
+            if known and not old.loc[external_id, "active"] and not policy["reactivate"]:
+                assert not new.loc[external_id, "active"]
+                continue
+            assert new.loc[external_id, "active"]
+            assert new.loc[external_id, "attrs"] == expected_attrs(row)
+            assert new.loc[external_id, "match_value"] == row["username"]
+            team = f"org:{row['division']}/{row['department']}"
+            mine = {m for m in members if m[1] == external_id}
+            assert (team, external_id) in mine
+            if policy["remove_memberships"]:
+                assert mine == {(team, external_id)}
+            items = {(k, i) for e, k, i in assigned if e == external_id}
+            if policy["unassign_courses"]:
+                assert items == expected_items(row)
+            else:
+                assert items >= expected_items(row)
+        elif known:
+            action = policy["on_termination"]
+            if action == "delete":
+                assert external_id not in new.index
+            elif action == "deactivate":
+                assert not new.loc[external_id, "active"]
+            else:
+                assert new.loc[external_id, "active"] == old.loc[external_id, "active"]
+            if action != "delete":
+                assert {m for m in members if m[1] == external_id} == {
+                    m for m in old_members if m[1] == external_id
+                }
+                assert {a for a in assigned if a[0] == external_id} == {
+                    a for a in old_assigned if a[0] == external_id
+                }
+        else:
+            assert external_id not in new.index
+    for external_id in set(old.index) - set(present):
+        action = policy["on_absent"]
+        if action == "delete":
+            assert external_id not in new.index
+        elif action == "deactivate":
+            assert not new.loc[external_id, "active"]
+        else:
+            assert new.loc[external_id, "active"] == old.loc[external_id, "active"]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(export_strategy, min_size=1, max_size=4), policy_strategy)
+def test_plans_lead_to_the_desired_state(
+    exports: list[list[dict[str, Any]]], policy: dict[str, Any]
+) -> None:
+    config = connection(rules=RULES, deprovision=policy)
+    mirror = Mirror.empty()
+    for export in exports:
+        rows = rows_of(export)
+        data = roster(rows)
+        plan = build_plan(data, config, LITMOS_LIKE, mirror, today=TODAY)
+        twice = build_plan(data, config, LITMOS_LIKE, mirror, today=TODAY)
+        assert plan.ops == twice.ops
+        assert [op.key for op in plan.ops] == [op.key for op in twice.ops]
+        assert [op.depends_on for op in plan.ops] == [op.depends_on for op in twice.ops]
+        assert plan.skipped.empty
+        done: set[str] = set()
+        for op in plan.ops:
+            assert set(op.depends_on) <= done, op
+            done.add(op.key)
+        after = apply(plan, mirror)
+        check(mirror, after, rows, policy)
+        assert build_plan(data, config, LITMOS_LIKE, after, today=TODAY).ops == ()
+        mirror = after
