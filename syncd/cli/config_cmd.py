@@ -1,4 +1,4 @@
-"""`syncd config check FILE`: validate a configuration and show it resolved, secrets masked."""
+"""`syncd config check FILE` and `syncd config reference`: validate, resolve and document."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 
 from syncd import config as config_mod
+from syncd.config_reference import markdown
 from syncd.log import redact
 
 config_app = typer.Typer(help="Work with the configuration file.", no_args_is_help=True)
@@ -34,6 +35,12 @@ def check(
         return
     console.print(f"[green]ok[/]: {file} is valid; resolved configuration (secrets masked):")
     console.print(Syntax(text, "json", word_wrap=True))
+
+
+@config_app.command("reference")
+def reference() -> None:
+    """Print every configuration key with its type, default and meaning (Markdown)."""
+    typer.echo(markdown(), nl=False)
 
 
 def register(app: typer.Typer) -> None:
