@@ -151,12 +151,22 @@ class SandboxState:
             self.simulator.reset()
 
     def template_for(self, scope: Scope) -> str:
-        """The route template a request matches (``/v1.svc/users/{id}``), else its path."""
+        """The route template a request matches (``/v1.svc/users/{id}``), else its path.
+
+        A route whose path and method both match wins over an earlier one that matches the
+        path only: Litmos' ``GET /v1.svc/users/courses`` is answered by ``/users/{user_id}``
+        (a user named "courses"), not by the POST-only ``/users/courses`` listed before it.
+        """
+        partial: str | None = None
         for route in self.simulator.routes:
+            if not isinstance(route, Route):
+                continue
             match, _ = route.matches(scope)
-            if match is not Match.NONE and isinstance(route, Route):
+            if match is Match.FULL:
                 return route.path
-        return str(scope["path"])
+            if match is Match.PARTIAL and partial is None:
+                partial = route.path
+        return partial if partial is not None else str(scope["path"])
 
     def masked_query(self, raw: bytes) -> str:
         """The query string with the vendor's secret parameters replaced by a mask."""
@@ -236,25 +246,15 @@ class _SandboxMiddleware:
         template = state.template_for(scope)
         credential = state.simulator.credential(request)
         status = 0
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
         fault: Fault | None = None
         limited = False
-        try:
-            wait = state.limiter.acquire(credential) if credential is not None else None
-            if wait is not None:
-                limited = True
-                refusal = state.simulator.rate_limited(request, wait)
-                await refusal(scope, receive, recording_send)
+        logged = False
+
+        def log() -> None:
+            nonlocal logged
+            if logged:
                 return
-            fault = state.faults.choose(scope["method"], scope["path"], template)
-            await self._answer(fault, scope, receive, recording_send)
-        finally:
+            logged = True
             state.recorder.add(
                 LogEntry(
                     seq=state.recorder.next_seq(),
@@ -270,6 +270,28 @@ class _SandboxMiddleware:
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
             )
+
+        async def recording_send(message: Message) -> None:
+            # The entry is written before the last byte of the answer leaves, so a client
+            # that has its answer can rely on the log and counters holding it.
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()
+            await send(message)
+
+        try:
+            wait = state.limiter.acquire(credential) if credential is not None else None
+            if wait is not None:
+                limited = True
+                refusal = state.simulator.rate_limited(request, wait)
+                await refusal(scope, receive, recording_send)
+                return
+            fault = state.faults.choose(scope["method"], scope["path"], template)
+            await self._answer(fault, scope, receive, recording_send)
+        finally:
+            log()
 
     async def _answer(
         self, fault: Fault | None, scope: Scope, receive: Receive, send: Send

@@ -57,8 +57,9 @@ async def list_courses(call: Call) -> Response:
 
 
 async def get_course(call: Call) -> Response:
+    """``GET /courses/{id}`` (and ``/details``): the course with its ``Tags``."""
     course = course_or_404(call.store, call.path("course_id"))
-    return render_one(call.request, "Course", views.course_one(course))
+    return render_one(call.request, "Course", views.course_detail(course))
 
 
 async def course_users(call: Call) -> Response:

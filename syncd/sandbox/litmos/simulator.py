@@ -10,7 +10,10 @@ pages). Where the sources are silent, these choices were made:
 - team names are unique account-wide; deleting a team moves its sub-teams up;
 - ``PUT /users/{id}`` changes only the members sent (and ignores read-only ones);
 - ``/org/...`` rows count when created or updated in ``[since, to)``; JSON DateTime members
-  there are ``/Date(ms-0000)/`` like every other DateTime member.
+  there are ``/Date(ms-0000)/`` like every other DateTime member;
+- members known only by name (a course's ``CreatedBy`` and ``Tags``) are null; the
+  username rules are checked for a new or changed username only (a recorded PUT kept a
+  non-e-mail username with ``IsCustomUsername: false`` and got 200).
 
 Admin endpoints besides the common ones: ``POST /_sandbox/seed`` (format in
 :mod:`syncd.sandbox.litmos.seed`), ``POST /_sandbox/activity`` (see

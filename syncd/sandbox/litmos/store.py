@@ -151,13 +151,16 @@ class PathAssignment:
 
 @dataclass
 class TeamLink:
-    """A course or learning path in a team's library."""
+    """A course or learning path assigned to a team; ``library`` as the POST said
+    (``CourseTeamLibrary`` / ``LearningPathTeamLibrary``), echoed when the team's courses
+    or paths are listed."""
 
     team_id: str
     target_id: str
     created: datetime
     updated: datetime
     active: bool = True
+    library: bool = False
 
 
 @dataclass

@@ -3,6 +3,8 @@ and the courses and learning paths in a team's library."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.responses import Response
 
 from syncd.sandbox.litmos import views
@@ -194,18 +196,39 @@ demote_admin = _role_set("admin", False)
 
 
 async def team_courses(call: Call) -> Response:
+    """``GET /teams/{id}/courses``: with ``CourseTeamLibrary`` as it was assigned."""
     team = team_or_404(call.store, call.path("team_id"))
-    courses = [
-        call.store.courses[cid]
+    records = [
+        views.course_one(call.store.courses[cid], library=link.library)
         for (tid, cid), link in call.store.team_courses.items()
         if tid == team.id and link.active and cid in call.store.courses
     ]
-    records = page([views.course_one(c) for c in courses], paging(call), ("Name", "Code"))
+    records = page(records, paging(call), ("Name", "Code"))
     return render_list(call.request, "Courses", "Course", records)
 
 
 def _ids(entries: list[dict[str, object]], *names: str) -> list[str]:
     return [str(next((e[n] for n in names if e.get(n)), "")) for e in entries]
+
+
+def _flag(entry: dict[str, object], name: str) -> bool:
+    """A library flag of a list entry: JSON true or XML "true"; anything else is false.
+
+    Lenient on purpose: python-litmos-api sends whatever its course object holds there
+    (``false``, or "" when the object lacks the member)."""
+    value = entry.get(name)
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _link(
+    links: dict[tuple[str, str], TeamLink], key: tuple[str, str], library: bool, now: datetime
+) -> None:
+    """Create or re-activate a team's link to a course or path, remembering the flag."""
+    link = links.get(key)
+    if link is None:
+        links[key] = TeamLink(key[0], key[1], now, now, library=library)
+    elif not link.active or link.library != library:
+        link.active, link.library, link.updated = True, library, now
 
 
 def _teams_in_scope(call: Call, team: Team) -> list[Team]:
@@ -216,19 +239,15 @@ async def assign_team_courses(call: Call) -> Response:
     """``POST /teams/{id}/courses``: into the library and every member's to-do list."""
     team = team_or_404(call.store, call.path("team_id"))
     body = await read_body(call.request, root="Courses", item="Course", order=())
-    course_ids = _ids(as_list(body), "Id", "CourseId")
+    entries = as_list(body)
+    flags = [_flag(entry, "CourseTeamLibrary") for entry in entries]
     store = call.store
     for scope in _teams_in_scope(call, team):
-        for course_id in course_ids:
+        for course_id, library in zip(_ids(entries, "Id", "CourseId"), flags, strict=True):
             course = store.courses.get(course_id)
             if course is None:
                 continue
-            link = store.team_courses.get((scope.id, course.id))
-            now = store.clock()
-            if link is None:
-                store.team_courses[(scope.id, course.id)] = TeamLink(scope.id, course.id, now, now)
-            elif not link.active:
-                link.active, link.updated = True, now
+            _link(store.team_courses, (scope.id, course.id), library, store.clock())
             for membership in store.members(scope.id):
                 store.assign_course(store.users[membership.user_id], course, via_team=True)
     return empty(201)
@@ -257,13 +276,14 @@ async def unassign_team_courses(call: Call) -> Response:
 
 
 async def team_paths(call: Call) -> Response:
+    """``GET /teams/{id}/learningpaths``: with ``LearningPathTeamLibrary`` as assigned."""
     team = team_or_404(call.store, call.path("team_id"))
-    paths = [
-        call.store.paths[pid]
+    records = [
+        views.path_one(call.store.paths[pid], library=link.library)
         for (tid, pid), link in call.store.team_paths.items()
         if tid == team.id and link.active and pid in call.store.paths
     ]
-    records = page([views.path_one(p) for p in paths], paging(call), ("Name",))
+    records = page(records, paging(call), ("Name",))
     return render_list(call.request, "LearningPaths", "LearningPath", records)
 
 
@@ -272,16 +292,13 @@ async def assign_team_paths(call: Call) -> Response:
     team = team_or_404(call.store, call.path("team_id"))
     body = await read_body(call.request, root="LearningPaths", item="LearningPath", order=())
     store = call.store
-    for path_id in _ids(as_list(body), "Id"):
+    entries = as_list(body)
+    for entry, path_id in zip(entries, _ids(entries, "Id"), strict=True):
         path = store.paths.get(path_id)
         if path is None:
             continue
-        link = store.team_paths.get((team.id, path.id))
-        now = store.clock()
-        if link is None:
-            store.team_paths[(team.id, path.id)] = TeamLink(team.id, path.id, now, now)
-        elif not link.active:
-            link.active, link.updated = True, now
+        library = _flag(entry, "LearningPathTeamLibrary")
+        _link(store.team_paths, (team.id, path.id), library, store.clock())
         for membership in store.members(team.id):
             store.assign_path(store.users[membership.user_id], path)
     return empty(201)

@@ -99,6 +99,21 @@ async def get_user(call: Call) -> Response:
     return render_one(call.request, "User", views.user_profile(call.store, user))
 
 
+def _check_username(username: str, *, custom: bool) -> None:
+    """The documented username rules, for a new username only.
+
+    Recorded traffic (find-and-update-user, deactivate-user) shows a PUT that keeps a
+    non-e-mail username with ``IsCustomUsername: false`` answered 200, so an unchanged
+    username is not checked again on update.
+    """
+    if len(username) <= 3:
+        raise LitmosError(409, "Username must be greater than 3 characters.")
+    if not _USERNAME_CHARS.match(username):
+        raise LitmosError(409, "Invalid special character's in the username.")
+    if not custom and not _EMAIL.match(username):
+        raise LitmosError(409, "Invalid email address.")
+
+
 def _clean(
     store: Store, data: dict[str, Any], *, current: User | None
 ) -> tuple[dict[str, Any], str | None]:
@@ -119,12 +134,8 @@ def _clean(
             raise LitmosError(400, BAD_BODY)
     username = str(merged["UserName"]).strip()
     values["UserName"] = username
-    if len(username) <= 3:
-        raise LitmosError(409, "Username must be greater than 3 characters.")
-    if not _USERNAME_CHARS.match(username):
-        raise LitmosError(409, "Invalid special character's in the username.")
-    if not merged.get("IsCustomUsername") and not _EMAIL.match(username):
-        raise LitmosError(409, "Invalid email address.")
+    if current is None or username != current.fields.get("UserName"):
+        _check_username(username, custom=bool(merged.get("IsCustomUsername")))
     email = merged.get("Email")
     if email and not _EMAIL.match(str(email)):
         raise LitmosError(409, "Invalid email address.")
@@ -135,6 +146,8 @@ def _clean(
     if culture and not _CULTURE.match(culture):
         raise LitmosError(409, "Culture is invalid")
     manager = values.get("ManagerId")
+    if manager == views.NO_MANAGER:
+        values["ManagerId"] = manager = None
     if manager and manager not in store.users:
         raise LitmosError(404, "The manager Id in the xml/json is not valid.")
     holder = store.user_by_name(username)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -105,3 +106,13 @@ def new_user_body(username: str, **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def around_now(days_before: int = 1, days_after: int = 1) -> dict[str, str]:
+    """``since``/``to`` of a date-range window around now ("to" in the future, as the vendor
+    says it must be to see today's changes)."""
+    now = datetime.now(UTC)
+    return {
+        "since": (now - timedelta(days=days_before)).strftime("%Y-%m-%d %H:%M:%S"),
+        "to": (now + timedelta(days=days_after)).strftime("%Y-%m-%d %H:%M:%S"),
+    }

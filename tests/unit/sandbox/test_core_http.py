@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from syncd.sandbox.core import SandboxServer, build_app
 from syncd.sandbox.running import RunningSandbox, start_sandbox
@@ -190,6 +192,41 @@ def test_reset_restores_the_vendor_rule_and_clears_everything(
     assert toy.admin.get("toy/count") == {"users": 1}
     toy.admin.reset()
     assert toy.admin.get("toy/count") == {"users": 0}
+
+
+def test_a_request_is_logged_before_its_answer_completes() -> None:
+    """The entry is in the log and counters before the last byte of the answer is handed to
+    the server, so a client holding its answer can read them at once (a test once saw the
+    counters lag behind: the entry used to be written after the answer had gone)."""
+    app = build_app(ToySimulator(), admin=False)
+    state = app.state.sandbox
+    totals_at_last_byte: list[int] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            totals_at_last_byte.append(state.recorder.counters()["total"])
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/users",
+        "raw_path": b"/api/users",
+        "root_path": "",
+        "query_string": b"key=toy-key",
+        "headers": [],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+    for _ in range(3):
+        asyncio.run(app(scope, receive, send))
+    assert totals_at_last_byte == [1, 2, 3]
+    assert [entry.status for entry in state.recorder.entries(0, None)] == [200, 200, 200]
 
 
 def test_admin_api_is_absent_unless_enabled() -> None:

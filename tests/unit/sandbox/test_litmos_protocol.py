@@ -205,3 +205,16 @@ def test_query_parameter_names_are_case_insensitive(api: httpx.Client) -> None:
 
 def test_unknown_path_is_404(api: httpx.Client) -> None:
     assert api.get("/nothing-here").status_code == 404
+
+
+def test_counters_name_the_route_that_answered(seeded: RunningSandbox, api: httpx.Client) -> None:
+    """``GET /users/courses`` is a user lookup (the POST-only ``/users/courses`` batch route
+    comes first in the table): the log and counters must say which route really answered."""
+    assert seeded.admin is not None
+    answer = api.get("/users/courses")
+    assert (answer.status_code, answer.json()) == (404, {"Detail": "User - courses was not found"})
+    assert seeded.admin.log()[-1]["template"] == "/v1.svc/users/{user_id}"
+    batch = api.post("/users/courses", json=[{"Id": "nobody"}])
+    assert batch.status_code == 200
+    assert seeded.admin.log()[-1]["template"] == "/v1.svc/users/courses"
+    assert seeded.admin.counters()["requests"]["GET /v1.svc/users/{user_id}"] == {"404": 1}

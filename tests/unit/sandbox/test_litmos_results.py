@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import SEED, client, xml
+from tests.unit.sandbox.litmos_helpers import SEED, around_now, client, xml
 
 
 @pytest.fixture
@@ -54,7 +53,10 @@ def test_courses_and_modules(api: httpx.Client) -> None:
         "Price",
         "AccessTillDate",
         "AccessTillDays",
+        "CourseTeamLibrary",
+        "CreatedBy",
     ]
+    assert course["CourseTeamLibrary"] is False
     assert '"Price":0.00' in api.get(f"/courses/{course['Id']}").text
     modules = api.get(f"/courses/{course['Id']}/modules").json()
     assert [list(m) for m in modules] == [["Id", "Code", "Name", "Description"]] * 2
@@ -315,11 +317,7 @@ def test_org_reports_removals_as_inactive_rows(seeded: RunningSandbox, api: http
     api.delete(f"/users/{ann}/courses/{courses['GDPR1']}")
     window = {"since": "2000-01-01", "to": "2000-01-02"}
     assert api.get("/org/teams/users", params=window).json() == []
-    today = datetime.now(UTC)
-    window = {
-        "since": (today - timedelta(days=1)).strftime("%Y-%m-%d"),
-        "to": (today + timedelta(days=1)).strftime("%Y-%m-%d"),
-    }
+    window = around_now()
     team_users = api.get("/org/teams/users", params=window).json()
     assert [(r["Id"], r["Active"]) for r in team_users] == [(ann, False)]
     user_courses = api.get("/org/users/courses", params=window).json()
@@ -389,11 +387,7 @@ def test_every_org_endpoint_in_xml_and_json(seeded: RunningSandbox, path: str) -
         api.post(f"/teams/{teams['Sales']}/learningpaths", json=[{"Id": path_id}])
     _activity(seeded, user=ann, course="SAFE101", action="complete", at="2024-06-03T12:00:00Z")
     _activity(seeded, user=ann, action="login", at="2024-06-03T12:00:00Z")
-    today = datetime.now(UTC)
-    recent = {
-        "since": (today - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S"),
-        "to": (today + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
-    }
+    recent = around_now(days_before=3)
     june = {"since": "2024-06-01", "to": "2024-06-07"}
     window = june if path in {"/org/users/logins", "/org/modules/results"} else recent
     root_name, item_name, member = ORG_ROOTS[path]
@@ -408,10 +402,11 @@ def test_every_org_endpoint_in_xml_and_json(seeded: RunningSandbox, path: str) -
 
 
 def test_course_details_and_learning_path_get(api: httpx.Client) -> None:
+    """A single course (and its details) is the listed course plus ``Tags``; a path reads
+    the same alone as listed (its members: ``test_litmos_recorded_xml``)."""
     course = api.get("/courses").json()[0]
-    assert api.get(f"/courses/{course['Id']}/details").json() == course
+    assert api.get(f"/courses/{course['Id']}/details").json() == {**course, "Tags": None}
     path = api.get("/learningpaths").json()[0]
     assert api.get(f"/learningpaths/{path['Id']}").json() == path
-    assert list(path) == ["Id", "Name", "Description", "Active", "OriginalId"]
     assert api.get("/learningpaths/nope").status_code == 404
     assert api.get("/learningpaths", params={"search": "onboard"}).json() == [path]

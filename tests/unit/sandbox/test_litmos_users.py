@@ -147,6 +147,21 @@ def test_update_needs_matching_ids_and_keeps_unsent_fields(api: httpx.Client) ->
     assert taken.status_code == 409
 
 
+def test_username_rules_hold_for_a_new_username_only(api: httpx.Client) -> None:
+    """Kept as it is, a non-e-mail username passes with ``IsCustomUsername: false`` (the
+    recorded find-and-update-user PUT got 200); changed, it must follow the rules again."""
+    user_id = _id(api, "cy.lee")
+    kept = {"Id": user_id, "UserName": "cy.lee", "IsCustomUsername": False, "City": "Porto"}
+    assert api.put(f"/users/{user_id}", json=kept).status_code == 200
+    renamed = api.put(f"/users/{user_id}", json={**kept, "UserName": "cy.archer"})
+    assert (renamed.status_code, renamed.json()) == (409, {"Detail": "Invalid email address."})
+    short = api.put(f"/users/{user_id}", json={**kept, "UserName": "cy", "IsCustomUsername": True})
+    assert short.json() == {"Detail": "Username must be greater than 3 characters."}
+    moved = api.put(f"/users/{user_id}", json={**kept, "UserName": "cy.archer@example.com"})
+    assert moved.status_code == 200
+    assert api.get(f"/users/{user_id}").json()["UserName"] == "cy.archer@example.com"
+
+
 def test_deactivate_with_active_false_and_show_inactive(api: httpx.Client) -> None:
     user_id = _id(api, "ann.lee@example.com")
     profile = api.get(f"/users/{user_id}").json()
