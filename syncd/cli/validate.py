@@ -1,9 +1,175 @@
-"""`syncd validate` commands (being written)."""
+"""`syncd validate [FILE] --config FILE`: check an HRIS export before anything is synced.
+
+Runs exactly the EXTRACT stage a sync runs (:func:`syncd.hris.read_roster`) and shows what
+it made of the file: rows read, accepted and rejected (by reason), warnings, groups, then
+the first rejected rows with line, column and reason, and, with ``--report``, the full
+rejection report as CSV. It is read-only: it never opens the state database, so it can be
+run against any export, on any machine, before the first sync.
+
+Exit codes: 0 no row rejected, 1 some rows rejected (or a configuration error), 2 the file
+as a whole is unusable (missing, empty, binary, required column absent, ...).
+"""
 
 from __future__ import annotations
 
+import csv
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from syncd.config import Config, load
+from syncd.errors import ConfigError, SyncdError
+from syncd.hris import Roster, read_roster
+
+EXIT_CLEAN, EXIT_REJECTED = 0, 1
+REPORT_COLUMNS = ["file", "line", "key", "column", "reason", "value", "message"]
+
+
+def pick_source(config: Config, name: str | None) -> str:
+    """The source to validate: the one named, or the only one there is."""
+    if name is not None:
+        if name not in config.sources:
+            known = ", ".join(sorted(config.sources))
+            raise ConfigError(f"{config.path}: no source named `{name}` (have: {known})")
+        return name
+    if len(config.sources) != 1:
+        known = ", ".join(sorted(config.sources))
+        raise ConfigError(f"{config.path}: several sources ({known}); choose one with --source")
+    return next(iter(config.sources))
+
+
+def write_report(rejected: pd.DataFrame, path: Path) -> None:
+    """The full rejection report as CSV, written atomically (a reader never sees half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(REPORT_COLUMNS)
+            writer.writerows(rejected[REPORT_COLUMNS].itertuples(index=False, name=None))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _counts_by_reason(frame: pd.DataFrame) -> list[tuple[str, int]]:
+    """Rows per reason (a row with the same reason twice counts once), most first."""
+    if frame.empty:
+        return []
+    counts = frame.drop_duplicates(["line", "reason"])["reason"].value_counts()
+    return [(str(reason), int(n)) for reason, n in counts.items()]
+
+
+def _heading(roster: Roster, name: str) -> str:
+    info = roster.source
+    return (
+        f"[bold]{escape(str(info.path))}[/] (source `{escape(name)}`, encoding {info.encoding}, "
+        f"delimiter {escape(repr(info.delimiter))})"
+    )
+
+
+def _summary(roster: Roster) -> Table:
+    table = Table(title="summary", title_justify="left")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    table.add_row("read", f"{roster.source.rows_read:,}")
+    table.add_row("[green]accepted[/]", f"{roster.rows_accepted:,}")
+    style = "red" if roster.rows_rejected else "green"
+    table.add_row(f"[{style}]rejected[/]", f"[{style}]{roster.rows_rejected:,}[/]")
+    for reason, count in _counts_by_reason(roster.rejected):
+        table.add_row(f"  {escape(reason)}", f"{count:,}")
+    warned = int(roster.warnings["line"].nunique())
+    table.add_row("[yellow]warnings[/]" if warned else "warnings", f"{warned:,}")
+    for reason, count in _counts_by_reason(roster.warnings):
+        table.add_row(f"  {escape(reason)}", f"{count:,}")
+    groups = roster.groups
+    table.add_section()
+    table.add_row("groups", f"{len(groups):,}")
+    for grouping, count in groups.groupby("grouping", sort=True).size().items():
+        table.add_row(f"  {escape(str(grouping))}", f"{int(count):,}")
+    table.add_row("memberships", f"{len(roster.memberships):,}")
+    return table
+
+
+def _problems(frame: pd.DataFrame, title: str, limit: int) -> Table:
+    """The problems of the first ``limit`` rows (every problem of those rows)."""
+    lines = frame["line"].drop_duplicates().iloc[:limit]
+    shown = frame[frame["line"].isin(lines)]
+    table = Table(title=title, title_justify="left")
+    for column in ("line", "key", "column", "reason", "message"):
+        table.add_column(column, justify="right" if column == "line" else "left")
+    for row in shown.itertuples():
+        table.add_row(
+            str(row.line),
+            escape(str(row.key)),
+            escape(str(row.column)),
+            escape(str(row.reason)),
+            escape(str(row.message)),
+        )
+    return table
+
+
+def validate_command(
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="The TOML configuration file.", show_default=False),
+    ],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="The export to check (default: the source's `path` in the config)."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Which source (`sources.NAME` in the config); needed when there are several.",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write every rejected row to this CSV file."),
+    ] = None,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="How many rejected rows to print.")
+    ] = 10,
+) -> None:
+    """Read and validate an HRIS export; print what would be synced and what is rejected."""
+    cfg = load(config)
+    name = pick_source(cfg, source)
+    path = str(file) if file is not None else cfg.source_path(name)
+    roster = read_roster(path, cfg.sources[name], today=date.today())
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)
+    out.print(_heading(roster, name), highlight=False)
+    out.print(_summary(roster))
+    rejected, warnings = roster.rejected, roster.warnings
+    if len(rejected) and show:
+        out.print(_problems(rejected, "rejected rows", show))
+        more = roster.rows_rejected - min(show, roster.rows_rejected)
+        if more:
+            hint = "" if report else " (--report FILE writes them all)"
+            out.print(f"... and {more:,} more rejected row(s){hint}", highlight=False)
+    if len(warnings) and show:
+        out.print(_problems(warnings, "warnings (the rows are kept)", min(show, 5)))
+    if report is not None:
+        try:
+            write_report(rejected, report)
+        except OSError as exc:
+            raise SyncdError(f"{report}: cannot write the report: {exc.strerror}") from None
+        out.print(f"rejection report: {escape(str(report))} ({len(rejected):,} problem(s))")
+    raise typer.Exit(EXIT_REJECTED if roster.rows_rejected else EXIT_CLEAN)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `syncd validate`."""
+    app.command("validate")(validate_command)

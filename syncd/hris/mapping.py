@@ -29,7 +29,9 @@ EMPTY = pa.scalar("", TEXT)
 
 # Runs of whitespace of any kind (tabs, line breaks inside quoted values, no-break and other
 # Unicode spaces) become one plain space.
-_ANY_SPACE = r"[\s\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
+_ANY_SPACE = (
+    r"[\s\x{0b}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
+)
 # UTF-8 bytes that can start a whitespace character other than the plain space, and bytes
 # that can end one; a superset is fine, the exact rule runs on the rows these flag.
 _LEAD = np.zeros(256, dtype=bool)
@@ -151,6 +153,9 @@ def split_names(full: pa.Array, style: str) -> tuple[pa.Array, pa.Array, pa.Arra
     the column's bytes, and the parts are cut out of it; no per-row Python.
     """
     offsets, data = strings.buffers(full)
+    if not len(data):
+        blank = pa.repeat(EMPTY, len(full))
+        return blank, blank, blank
     starts, ends = offsets[:-1], offsets[1:]
     spaces = np.flatnonzero(data == 32)
     first_space = strings.first_in_row(offsets, spaces)
@@ -260,8 +265,10 @@ def map_rows(
         name: clean[p] if p is not None else empty for name, p in layout.positions.items()
     }
     # Rows with nothing in any mapped column are blank lines in disguise (`,,,,`): dropped.
-    lengths = [pc.binary_length(v).to_numpy(zero_copy_only=False) for v in clean.values()]
-    filled = np.add.reduce(lengths) > 0 if lengths else np.zeros(rows, dtype=bool)
+    # (From the offsets: no length array per column is ever allocated.)
+    filled = np.zeros(rows, dtype=bool)
+    for column in clean.values():
+        filled |= np.diff(strings.buffers(column)[0]) > 0
     if not filled.all():
         keep = pa.array(filled)
         values = {k: pc.filter(v, keep) for k, v in values.items()}
@@ -278,7 +285,8 @@ def map_rows(
         use = pc.and_(complete, pc.equal(current, ""))
         mapped.values[target] = pc.if_else(use, made, current)
     _apply_dates(mapped, source)
-    _apply_status(mapped, source, today)
+    absent = {name for name, p in layout.positions.items() if p is None} - set(source.derived)
+    _apply_status(mapped, source, today, absent)
     return mapped
 
 
@@ -307,9 +315,15 @@ def _apply_dates(mapped: Mapped, source: SourceConfig) -> None:
             mapped.invalid[("invalid_date", name)] = parsed.invalid
 
 
-def _apply_status(mapped: Mapped, source: SourceConfig, today: date) -> None:
+def _apply_status(mapped: Mapped, source: SourceConfig, today: date, absent: set[str]) -> None:
+    """``active`` from the status words and the termination date.
+
+    A status column that is optional and absent from this file counts as no status column
+    at all (an empty status would otherwise reject everyone).
+    """
     status = source.status
-    if status.column in mapped.values:
+    has_status = status.column in mapped.values and status.column not in absent
+    if has_status:
         active, unknown = status_active(
             mapped.values[status.column], status.active, status.terminated
         )
@@ -323,7 +337,7 @@ def _apply_status(mapped: Mapped, source: SourceConfig, today: date) -> None:
     if term and term in mapped.values:
         ended = mapped.values[term]
         future = pc.greater(ended, today.isoformat()).to_numpy(zero_copy_only=False)
-        if status.column in mapped.values:
+        if has_status:
             active = active | future
         else:
             past = pc.and_(pc.not_equal(ended, ""), pc.less_equal(ended, today.isoformat()))

@@ -7,9 +7,12 @@ encoding it becomes UTF-8 bytes without a BOM, so the numpy scan (line numbers) 
 pyarrow parser see the same bytes.
 
 Parsing is pyarrow's multithreaded CSV reader. Rows with the wrong number of fields are
-skipped by the parser and reported back as bad records with their line. When the scan and
-the parser disagree on the number of records (a stray quote inside an unquoted field can
-do that), the whole file is read again with Python's ``csv`` module, slowly but exactly.
+skipped by the parser and reported back as bad records with their line. A stray quote
+inside an unquoted field (``5" display``) defeats the numpy scan: with an odd number of
+quotes in the file the records are found with Python's ``csv`` module instead, and when the
+scan and the parser disagree on the number of records the rows are read that way too,
+slowly but exactly. The delimiter is sniffed on the first physical lines, parsed as CSV
+for each candidate, so it never depends on the scan.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import glob
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +35,9 @@ import pyarrow.csv as pacsv
 
 from syncd.errors import SourceFileError
 from syncd.hris.roster import SourceInfo
-from syncd.hris.scan import Records, field_counts, scan
+from syncd.hris.scan import Records, exact_records, field_counts, scan, scan_exactly
+
+_T = TypeVar("_T")
 
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_RECORDS = 50
@@ -115,22 +121,26 @@ def open_export(
     raw, stat = _read_bytes(file)
     if not raw or raw.isspace():
         raise SourceFileError(f"{file}: the file is empty", path=str(file))
-    _refuse_binary(file, raw)
+    _refuse_known_formats(file, raw)
+    if not _wide(raw, encoding):
+        _refuse_nul(file, raw)
     digest = hashlib.sha256(raw).hexdigest()
     data, used = _decode(file, raw, encoding)
     del raw
+    if b"\n" not in data and b"\r" in data:
+        # Classic Mac line endings (Excel for Mac's "CSV (Macintosh)"): lines end in CR only.
+        data = data.replace(b"\r", b"\n")
     records = scan(data)
     if not len(records):
         raise SourceFileError(f"{file}: the file is empty", path=str(file))
-    chosen = delimiter if delimiter != "auto" else _sniff(file, data, records, min_columns)
+    chosen = delimiter if delimiter != "auto" else _sniff(file, data, min_columns)
     if len(chosen.encode("utf-8")) != 1:
         raise SourceFileError(f"{file}: delimiter {chosen!r} must be a single-byte character")
+    if not records.balanced:
+        records = _named(file, lambda: scan_exactly(data, chosen))
     headers = _split(_text(data, records, 0), chosen)
     if len(records) == 1:
-        raise SourceFileError(
-            f"{file}: the file has a header but no rows (headers: {', '.join(headers)})",
-            path=str(file),
-        )
+        raise header_only(file, headers)
     return Export(
         path=file,
         data=data,
@@ -190,21 +200,24 @@ def read_rows(export: Export, wanted: Sequence[int]) -> Rows:
                 np.flatnonzero(wrong), data_lines[wrong], counts[wrong], strict=True
             )
         ]
-    columns = {i: table.column(names[i]).combine_chunks() for i in wanted}
+    # One contiguous array per column; each parsed column is let go as soon as it is copied,
+    # so the parsed table and its combined copy are never both alive in full.
+    chunked = {i: table.column(names[i]) for i in wanted}
+    del table
+    columns = {i: chunked.pop(i).combine_chunks() for i in wanted}
     return Rows(columns, np.asarray(lines, dtype=np.int64), [b for b in bad if b.text.strip()])
 
 
 def _read_rows_exactly(export: Export, wanted: Sequence[int]) -> Rows:
     """The slow exact path: Python's csv module, one row at a time, tracking lines."""
-    text = export.data.decode("utf-8")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=export.delimiter, strict=False)
     width = len(export.headers)
     values: list[list[str]] = [[] for _ in wanted]
     lines: list[int] = []
     bad: list[BadRecord] = []
-    previous = 0
-    for number, row in enumerate(reader):
-        start, previous = previous + 1, reader.line_num
+    records = _named(
+        export.path, lambda: list(exact_records(export.data.decode("utf-8"), export.delimiter))
+    )
+    for number, (start, _end, row) in enumerate(records):
         if number == 0 or not row:
             continue
         if len(row) != width:
@@ -217,6 +230,22 @@ def _read_rows_exactly(export: Export, wanted: Sequence[int]) -> Rows:
             slot.append(row[index])
     columns = {i: pa.array(v, type=pa.large_string()) for i, v in zip(wanted, values, strict=True)}
     return Rows(columns, np.asarray(lines, dtype=np.int64), bad)
+
+
+def _named(file: Path, step: Callable[[], _T]) -> _T:
+    """Run ``step``; a SourceFileError it raises gets the file's name in front."""
+    try:
+        return step()
+    except SourceFileError as exc:
+        raise SourceFileError(f"{file}: {exc}", path=str(file), **exc.fields) from None
+
+
+def header_only(file: Path, headers: Sequence[str]) -> SourceFileError:
+    """The error for an export without a single data row."""
+    return SourceFileError(
+        f"{file}: the file has a header but no rows (headers: {', '.join(headers)})",
+        path=str(file),
+    )
 
 
 def _read_bytes(file: Path) -> tuple[bytes, os.stat_result]:
@@ -233,16 +262,40 @@ def _read_bytes(file: Path) -> tuple[bytes, os.stat_result]:
         raise SourceFileError(f"{file}: cannot read: {exc.strerror}", path=str(file)) from None
 
 
-def _refuse_binary(file: Path, raw: bytes) -> None:
+def _refuse_known_formats(file: Path, raw: bytes) -> None:
     for magic, what in _MAGIC.items():
         if raw.startswith(magic):
             raise SourceFileError(f"{file}: not a CSV file: this is {what}", path=str(file))
+
+
+def _wide(raw: bytes, encoding: str) -> bool:
+    """UTF-16/32 text (by its BOM or by config), where NUL bytes are normal."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    if encoding == "auto":
+        return False
+    try:
+        return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
+
+
+def _refuse_nul(file: Path, data: bytes) -> None:
+    """Text in a one-byte encoding never holds NUL; binary data and UTF-16 without BOM do."""
+    if b"\x00" not in data:
         return
-    if b"\x00" in raw:
+    head = np.frombuffer(data[:4096], dtype=np.uint8)
+    even, odd = int((head[0::2] == 0).sum()), int((head[1::2] == 0).sum())
+    if max(even, odd) > len(head) // 4:
+        order = "le" if odd > even else "be"
         raise SourceFileError(
-            f"{file}: not a CSV file: it contains binary data (NUL bytes)", path=str(file)
+            f"{file}: not a CSV file as read: it looks like UTF-16 text without a byte-order "
+            f'mark; set `encoding = "utf-16-{order}"` for this source',
+            path=str(file),
         )
+    raise SourceFileError(
+        f"{file}: not a CSV file: it contains binary data (NUL bytes)", path=str(file)
+    )
 
 
 def _decode(file: Path, raw: bytes, encoding: str) -> tuple[bytes, str]:
@@ -316,13 +369,31 @@ def _split(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
-def _sniff(file: Path, data: bytes, records: Records, min_columns: int) -> str:
-    """The delimiter that splits the first records into the same, largest number of fields."""
-    count = min(len(records), _SNIFF_RECORDS)
-    sample = [_text(data, records, i) for i in range(count)]
+def _sniff(file: Path, data: bytes, min_columns: int) -> str:
+    """The delimiter that splits the first records into the same, largest number of fields.
+
+    The sample is the first physical lines as text, parsed by the csv module for each
+    candidate, so quoting is honoured per delimiter (a quote opens a field only at its start)
+    whatever the quote count; a record cut off at the end of the sample is left out.
+    """
+    cut = 0
+    for _ in range(_SNIFF_RECORDS):
+        found = data.find(b"\n", cut)
+        if found < 0:
+            cut = len(data)
+            break
+        cut = found + 1
+    sample = data[:cut].decode("utf-8", errors="replace")
     best: tuple[float, int, str] | None = None
     for delimiter in DELIMITERS:
-        rows = list(csv.reader(io.StringIO("\n".join(sample), newline=""), delimiter=delimiter))
+        try:
+            rows = [
+                r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r
+            ]
+        except csv.Error:
+            continue
+        if cut < len(data) and len(rows) > 1:
+            rows = rows[:-1]
         width = len(rows[0]) if rows else 0
         if width < max(min_columns, 2):
             continue
@@ -333,7 +404,7 @@ def _sniff(file: Path, data: bytes, records: Records, min_columns: int) -> str:
         return best[2]
     if min_columns <= 1:
         return ","
-    first = sample[0][:80]
+    first = sample.lstrip().split("\n", 1)[0][:80]
     raise SourceFileError(
         f"{file}: not a CSV file: no comma, semicolon, tab or pipe separates columns "
         f"(first line: {first!r})",

@@ -16,10 +16,11 @@ Columns (every later stage codes against exactly these):
     each grouping (the deepest level before the first empty value; nothing when the top level
     is empty).
 ``rejected`` and ``warnings``
-    ``file``, ``line``, ``column``, ``reason``, ``message``, ``key``, ``raw``: one row per
-    problem, so a record with a bad email and a bad date appears twice; ``raw`` holds the
-    record's mapped values as read (header -> text). Rejected records never reach ``people``;
-    warned ones do.
+    ``file``, ``line``, ``column``, ``reason``, ``message``, ``key``, ``value``, ``raw``: one
+    row per problem, so a record with a bad email and a bad date appears twice; ``value`` is
+    the problem column's text as read (a derived field's value; a malformed record's whole
+    text), ``raw`` the record's mapped values as read (header -> text). Rejected records
+    never reach ``people``; warned ones do.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ISSUE_COLUMNS = ["file", "line", "column", "reason", "message", "key", "raw"]
+ISSUE_COLUMNS = ["file", "line", "column", "reason", "message", "key", "value", "raw"]
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,21 @@ The same parity trick counts the fields of each record (delimiters outside quote
 finds the rows the parser rejected for having the wrong number of fields.
 
 A quote character in the middle of an unquoted field (``5" display``) is literal to CSV
-parsers but flips the parity here; the caller checks that the record count agrees with the
-parser's and falls back to a slow exact reader when it does not.
+parsers but flips the parity here. An odd number of quotes in the whole file is certain to
+be such a case (``balanced`` is False) and the caller reads the records with
+:func:`exact_records` instead; an even number of stray quotes is caught later, when the
+record count disagrees with the parser's, and falls back the same way.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from syncd.errors import SourceFileError
 
 _CHUNK = 1 << 20
 _NL = 10
@@ -38,6 +43,7 @@ class Records:
     ends: np.ndarray  # byte offset just past its last byte (newline and CR excluded)
     lines: np.ndarray  # physical line (1-based) where each record starts
     quoted_newlines: bool  # some field holds a line break
+    balanced: bool = True  # an even number of quote characters: the parity trick can hold
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -48,8 +54,8 @@ def _chunks(arr: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield offset, arr[offset : offset + _CHUNK]
 
 
-def _hits(arr: np.ndarray, byte: int, quoting: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``byte``, and a mask of those outside quoted fields."""
+def _hits(arr: np.ndarray, byte: int, quoting: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Positions of ``byte``, a mask of those outside quoted fields, and the quote count."""
     found, outside = [], []
     carry = 0
     for offset, chunk in _chunks(arr):
@@ -62,14 +68,14 @@ def _hits(arr: np.ndarray, byte: int, quoting: bool) -> tuple[np.ndarray, np.nda
             outside.append(np.full(len(hits), carry % 2 == 0))
         found.append(hits + offset)
     if not found:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
-    return np.concatenate(found), np.concatenate(outside)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), 0
+    return np.concatenate(found), np.concatenate(outside), carry
 
 
 def scan(buffer: bytes, *, quoting: bool = True) -> Records:
     """Find every non-blank record and the physical line it starts on."""
     arr = np.frombuffer(buffer, dtype=np.uint8)
-    newlines, outside = _hits(arr, _NL, quoting)
+    newlines, outside, quotes = _hits(arr, _NL, quoting)
     ends = newlines[outside]
     # The record after the newline at index i of `newlines` starts on physical line i + 2.
     lines = np.flatnonzero(outside) + 2
@@ -85,14 +91,67 @@ def scan(buffer: bytes, *, quoting: bool = True) -> Records:
     ends = ends - crlf
     keep = ends > starts
     starts, ends, lines = starts[keep], ends[keep], lines[keep]
-    return Records(starts, ends, lines, quoted_newlines)
+    return Records(starts, ends, lines, quoted_newlines, balanced=quotes % 2 == 0)
 
 
 def field_counts(buffer: bytes, records: Records, delimiter: str) -> np.ndarray:
     """Number of fields of each record: one more than its delimiters outside quotes."""
     arr = np.frombuffer(buffer, dtype=np.uint8)
-    delims, outside = _hits(arr, ord(delimiter), True)
+    delims, outside, _ = _hits(arr, ord(delimiter), True)
     delims = delims[outside]
     owner = np.searchsorted(records.starts, delims, side="right") - 1
     inside = (owner >= 0) & (delims < records.ends[np.maximum(owner, 0)])
     return np.bincount(owner[inside], minlength=len(records)) + 1
+
+
+def physical_lines(text: str) -> Iterator[str]:
+    """The text's lines split at ``\\n`` only, each with its newline (what editors number)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            if start < len(text):
+                yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def exact_records(text: str, delimiter: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) of every record, by Python's csv module.
+
+    The slow path for files whose quotes the parity trick cannot follow. A quote is special
+    only at the start of a field, as for every CSV parser; blank lines come out as ``[]``.
+    """
+    reader = csv.reader(physical_lines(text), delimiter=delimiter, strict=False)
+    previous = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            raise SourceFileError(f"line {line}: not a CSV record: {exc}", line=line) from None
+        yield previous + 1, reader.line_num, row
+        previous = reader.line_num
+
+
+def scan_exactly(buffer: bytes, delimiter: str) -> Records:
+    """Like :func:`scan`, but with the record boundaries Python's csv module finds."""
+    arr = np.frombuffer(buffer, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == _NL)
+    line_start = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    line_end = np.append(newlines, len(arr)).astype(np.int64)  # excluding the newline
+    spans = [(first, last) for first, last, _ in exact_records(buffer.decode("utf-8"), delimiter)]
+    if not spans:
+        empty = np.empty(0, dtype=np.int64)
+        return Records(empty, empty, empty, False)
+    first = np.array([s[0] for s in spans], dtype=np.int64)
+    last = np.array([s[1] for s in spans], dtype=np.int64)
+    starts, ends = line_start[first - 1], line_end[last - 1]
+    crlf = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR)
+    ends = ends - crlf
+    keep = ends > starts
+    multi = bool((last > first)[keep].any())
+    return Records(starts[keep], ends[keep], first[keep], multi, balanced=True)

@@ -42,7 +42,8 @@ class Issue:
     """One rule's finding: the rows it concerns and one message per row."""
 
     reason: str
-    column: str
+    field: str  # the canonical field
+    column: str  # the same as the file names it (its header), for people
     rows: np.ndarray
     messages: Sequence[str]
 
@@ -85,7 +86,7 @@ def row_issues(
                 else "the status is empty"
                 for value in shown.to_pylist()
             ]
-        issues.append(Issue(reason, layout.column_name(name), rows, messages))
+        issues.append(Issue(reason, name, layout.column_name(name), rows, messages))
     for name in source.email_fields:
         if name not in mapped.values:
             continue
@@ -94,7 +95,7 @@ def row_issues(
         rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
         if len(rows):
             messages = _message("`", _take(values, rows), "` is not an email address")
-            issues.append(Issue("invalid_email", layout.column_name(name), rows, messages))
+            issues.append(Issue("invalid_email", name, layout.column_name(name), rows, messages))
     issues.extend(_key_issues(mapped, layout, source.key, codes))
     return issues
 
@@ -136,7 +137,8 @@ def _key_issues(mapped: Mapped, layout: Layout, key: str, codes: KeyCodes) -> li
     issues = []
     if missing.any():
         rows = np.flatnonzero(missing)
-        issues.append(Issue("missing_key", column, rows, [f"`{column}` is empty"] * len(rows)))
+        messages = [f"`{column}` is empty"] * len(rows)
+        issues.append(Issue("missing_key", key, column, rows, messages))
     counts = np.bincount(codes.keys, minlength=codes.distinct)
     duplicated = (counts[codes.keys] > 1) & ~missing
     if duplicated.any():
@@ -144,7 +146,7 @@ def _key_issues(mapped: Mapped, layout: Layout, key: str, codes: KeyCodes) -> li
         frame = pd.DataFrame({"key": _take(keys, rows).to_pylist(), "line": mapped.lines[rows]})
         listed = frame.groupby("key", sort=False)["line"].agg(_lines_text)
         messages = [f"`{k}` is the key of {listed[k]}" for k in frame["key"]]
-        issues.append(Issue("duplicate_key", column, rows, messages))
+        issues.append(Issue("duplicate_key", key, column, rows, messages))
     return issues
 
 
@@ -179,19 +181,23 @@ def manager_issues(
     messages = _message(
         "manager `", _take(managers, rows), "` is not an accepted person in this export"
     )
-    return [Issue("unknown_manager", layout.column_name(name), rows, messages)]
+    return [Issue("unknown_manager", name, layout.column_name(name), rows, messages)]
 
 
 def issue_frame(
     issues: Sequence[Issue],
     mapped: Mapped,
+    layout: Layout,
     file: str,
     key: str,
     bad: Sequence[BadRecord] = (),
-    layout: Layout | None = None,
     delimiter: str = ",",
 ) -> pd.DataFrame:
-    """The report rows: one per problem, sorted by line."""
+    """The report rows: one per problem, sorted by line.
+
+    ``value`` is what the file holds in the problem's column (as written, untrimmed), or
+    the derived value for a derived field, so a person can find and fix it.
+    """
     parts = []
     raw_table = pa.table(mapped.raw) if mapped.raw else None
     for issue in issues:
@@ -209,11 +215,12 @@ def issue_frame(
                     "reason": issue.reason,
                     "message": list(issue.messages),
                     "key": _take(mapped.values[key], issue.rows).to_pylist(),
+                    "value": _take(_shown(mapped, layout, issue.field), issue.rows).to_pylist(),
                     "raw": raw,
                 }
             )
         )
-    if bad and layout is not None:
+    if bad:
         parts.append(_bad_frame(bad, file, layout, key, delimiter))
     if not parts:
         return empty_issues()
@@ -241,6 +248,7 @@ def _bad_frame(
             "reason": "bad_field_count",
             "message": [f"{b.fields} fields where the header has {width}" for b in bad],
             "key": keys,
+            "value": [b.text for b in bad],
             "raw": [{"text": b.text} for b in bad],
         }
     )
