@@ -36,6 +36,7 @@ from syncd.log import REDACTOR
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
+_CREDENTIALS = re.compile(r"^connections\.[^.]+\.credentials\.")
 _SECRET_PLACE = re.compile(r"credentials|url|api[_-]?key|secret|passw|token|dsn", re.IGNORECASE)
 
 Vendor = Literal["litmos", "scormcloud", "enabley"]
@@ -527,21 +528,37 @@ def parse_interval(text: str) -> timedelta | None:
     return timedelta(**{unit: int(match.group(1))})
 
 
-def _resolve_env(node: Any, where: str, missing: list[str], resolved: list[tuple[str, str]]) -> Any:
+def _resolve_env(
+    node: Any,
+    where: str,
+    missing: list[str],
+    resolved: list[tuple[str, str]],
+    *,
+    require_credentials: bool = True,
+) -> Any:
     """Replace `${NAME}` references everywhere; collect unset ones and what was substituted."""
-    if isinstance(node, dict):
-        return {
-            k: _resolve_env(v, f"{where}.{k}" if where else k, missing, resolved)
-            for k, v in node.items()
+    if isinstance(node, dict | list):
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        done = {
+            k: _resolve_env(
+                v,
+                (f"{where}.{k}" if where else str(k))
+                if isinstance(node, dict)
+                else f"{where}[{k}]",
+                missing,
+                resolved,
+                require_credentials=require_credentials,
+            )
+            for k, v in items
         }
-    if isinstance(node, list):
-        return [_resolve_env(v, f"{where}[{i}]", missing, resolved) for i, v in enumerate(node)]
+        return done if isinstance(node, dict) else list(done.values())
     if isinstance(node, str):
 
         def sub(match: re.Match[str]) -> str:
             value = os.environ.get(match.group(1))
             if value is None:
-                missing.append(f"{where}: environment variable {match.group(1)} is not set")
+                if require_credentials or not _CREDENTIALS.search(where):
+                    missing.append(f"{where}: environment variable {match.group(1)} is not set")
                 return ""
             resolved.append((where, value))
             return value
@@ -564,8 +581,13 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def load(path: str | Path) -> Config:
-    """Read, resolve and validate one TOML file; every problem is listed in one ConfigError."""
+def load(path: str | Path, *, require_credentials: bool = True) -> Config:
+    """Read, resolve and validate one TOML file; every problem is listed in one ConfigError.
+
+    ``require_credentials=False`` is for commands that never call an LMS (`syncd validate`):
+    an unset variable in a connection's credentials then leaves that credential empty
+    instead of being an error, so an export can be checked on a machine without secrets.
+    """
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -577,7 +599,7 @@ def load(path: str | Path) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from None
     missing: list[str] = []
     substituted: list[tuple[str, str]] = []
-    resolved = _resolve_env(raw, "", missing, substituted)
+    resolved = _resolve_env(raw, "", missing, substituted, require_credentials=require_credentials)
     # Anything pulled from the environment into credentials, URLs or secret-named keys is
     # masked in every log line from now on, even where it is later embedded in other text.
     REDACTOR.add_secrets(value for where, value in substituted if _SECRET_PLACE.search(where))

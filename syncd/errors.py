@@ -10,7 +10,8 @@
         ├── Retryable         try again later (429/503/5xx, timeouts); carries retry_after
         │   └── RateLimited   the vendor said we went too fast: pause the whole credential
         ├── Conflict          it already exists: look it up and adopt it, never create twice
-        └── Permanent         the vendor refused for a reason that will not change: dead-letter
+        ├── Permanent         the vendor refused for a reason that will not change: dead-letter
+        └── CredentialRefused the vendor refused the credential itself: stop, every op would fail
 
 Exceptions carry structured fields for the log (``fields``), never secrets: callers pass
 only identifiers, paths and reasons, and ``str()`` of any of them is safe to print.
@@ -40,9 +41,11 @@ class ConfigError(SyncdError):
 
 
 class SourceFileError(SyncdError):
-    """The HRIS export cannot be used at all (missing, empty, binary, no required column)."""
+    """The HRIS export cannot be used at all (missing, empty, binary, no required column).
 
-    exit_code = 2
+    Exit 1 like any error; `syncd validate` answers 2, its own code for "the file is
+    unusable" (for `syncd plan`, 2 means "changes pending").
+    """
 
 
 class RowRejected(SyncdError):
@@ -103,3 +106,11 @@ class Conflict(VendorError):
 
 class Permanent(VendorError):
     """The vendor refused for a reason retrying will not fix; the op is dead-lettered."""
+
+
+class CredentialRefused(VendorError):
+    """The vendor refused the API key or its access level, not one op: the drain stops.
+
+    Dead-lettering would refuse every op of the plan, one call each, and keep them dead
+    after the key is fixed; stopping leaves them pending for the run after the fix.
+    """

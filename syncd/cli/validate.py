@@ -26,10 +26,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from syncd.config import Config, load
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, SourceFileError, SyncdError
 from syncd.hris import Roster, read_roster
 
-EXIT_CLEAN, EXIT_REJECTED = 0, 1
+EXIT_CLEAN, EXIT_REJECTED, EXIT_FILE = 0, 1, 2
 REPORT_COLUMNS = ["file", "line", "key", "column", "reason", "value", "message"]
 
 
@@ -143,10 +143,14 @@ def validate_command(
     ] = 10,
 ) -> None:
     """Read and validate an HRIS export; print what would be synced and what is rejected."""
-    cfg = load(config)
+    cfg = load(config, require_credentials=False)
     name = pick_source(cfg, source)
     path = str(file) if file is not None else cfg.source_path(name)
-    roster = read_roster(path, cfg.sources[name], today=date.today())
+    try:
+        roster = read_roster(path, cfg.sources[name], today=date.today())
+    except SourceFileError as exc:
+        exc.exit_code = EXIT_FILE
+        raise
     out = Console()
     if not out.is_terminal:
         out = Console(width=160)

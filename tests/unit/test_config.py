@@ -66,7 +66,7 @@ def test_missing_variable_names_the_key_and_file(tmp_path, monkeypatch):
 
 def test_every_unknown_key_is_reported_at_once(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNCD_TEST_LITMOS_KEY", "k")
-    text = BASE + '\n[connections.litmos.rate]\nrequests = 100\nper_secnds = 60\n'
+    text = BASE + "\n[connections.litmos.rate]\nrequests = 100\nper_secnds = 60\n"
     text = text.replace('vendor = "litmos"', 'vendor = "litmos"\nbase_ulr = "x"')
     with pytest.raises(ConfigError) as err:
         config.load(write(tmp_path, text))
@@ -117,3 +117,13 @@ def test_schedule_accepts_cron_or_interval(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="cron expression or an interval"):
         config.load(write(tmp_path, bad))
     assert config.parse_interval("15m").total_seconds() == 900
+
+
+def test_commands_that_call_no_lms_may_load_without_credentials(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYNCD_TEST_LITMOS_KEY", raising=False)
+    path = write(tmp_path, BASE)
+    cfg = config.load(path, require_credentials=False)
+    assert cfg.connections["litmos"].credentials["api_key"].get_secret_value() == ""
+    elsewhere = BASE.replace('vendor = "litmos"', 'vendor = "litmos"\nsource = "${SYNCD_NO_SUCH}"')
+    with pytest.raises(ConfigError, match="SYNCD_NO_SUCH"):
+        config.load(write(tmp_path, elsewhere), require_credentials=False)

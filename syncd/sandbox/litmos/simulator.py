@@ -22,6 +22,7 @@ Admin endpoints besides the common ones: ``POST /_sandbox/seed`` (format in
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,6 +105,9 @@ ROUTES: tuple[tuple[str, list[str], Handler], ...] = (
 )
 
 
+SNAPSHOT_VERSION = 1
+
+
 class LitmosSimulator:
     """Litmos ``/v1.svc``: 100 requests per rolling 60 s per API key, then 503."""
 
@@ -138,6 +142,23 @@ class LitmosSimulator:
 
     def seed(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
         return seed.load(self.store, self.keys, data)
+
+    def snapshot(self) -> bytes:
+        """The whole account as bytes, so a ``sandbox:`` connection keeps it between runs.
+
+        Pickle, because the store is plain dataclasses and the file is written and read only
+        by the same user's own syncd (never a file from elsewhere).
+        """
+        return pickle.dumps((SNAPSHOT_VERSION, self.store.__dict__, self.keys))
+
+    def restore(self, data: bytes) -> None:
+        """Load a :meth:`snapshot` in place (the routes hold this store object)."""
+        version, store, keys = pickle.loads(data)
+        if version != SNAPSHOT_VERSION:
+            raise ValueError(f"sandbox snapshot version {version}, expected {SNAPSHOT_VERSION}")
+        self.store.__dict__.update(store)
+        self.keys.clear()
+        self.keys.update(keys)
 
     def reset(self) -> None:
         self.store.reset()

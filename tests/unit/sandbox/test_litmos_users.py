@@ -244,3 +244,19 @@ def test_details_since_filters_on_creation(seeded: RunningSandbox) -> None:
         bad = api.get("/users/details", params={"since": "yesterday"})
         assert bad.status_code == 406
         assert "Valid formats are" in bad.json()["Detail"]
+
+
+def test_a_snapshot_restores_the_account_into_a_fresh_simulator():
+    """`sandbox:` connections keep their account between runs through snapshot/restore."""
+    from syncd.sandbox import create_simulator
+
+    first = create_simulator("litmos")
+    first.seed(
+        {"users": [{"username": "ann@example.com", "first_name": "Ann", "last_name": "Lee"}]}
+    )
+    second = create_simulator("litmos")
+    store = second.store
+    second.restore(first.snapshot())
+    assert second.store is store, "routes hold the store object: restore must be in place"
+    assert store.user_by_name("ann@example.com") is not None
+    assert store.new_id() == first.store.new_id(), "ids continue, never reused"
