@@ -1,0 +1,593 @@
+"""The reconcile stage: read -> plan -> safeguards -> enqueue -> drain, one connection at a time.
+
+``reconcile()`` is what ``syncd reconcile`` (and the service's roster job) runs. Per
+connection it:
+
+1. takes the connection's lease (two processes never plan or drain one connection at once)
+   and frees claims left by a process that died;
+2. finishes the work earlier runs left in the outbox first, so the mirror the plan reads
+   holds every effect already achieved (DESIGN: pending work before a new plan);
+3. reads the export (rejected rows go to the quarantine), with ``full`` lists the LMS,
+   loads the mirror and builds the plan;
+4. records the source file, the run and the plan's ops in ONE transaction, or, when a
+   safeguard refuses the plan, the source file and a refused run with nothing enqueued;
+5. drains the outbox until it is empty or only retries further out than the worker's
+   wait remain, then closes the run with its counts.
+
+A connection whose ``base_url`` is ``sandbox:`` (optionally ``sandbox:SEED.json``, relative
+to the configuration file) runs against the vendor's simulator started in this process,
+with its demo credentials and the connection's ``rate`` rule: the quick start needs no
+account and no secret. The simulator keeps its data in memory only, so it starts empty on
+every run; the connection's mirror and outbox are therefore emptied too (the mirror is what
+the LMS holds), and every run against it is a first sync.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+from pydantic import SecretStr
+
+from syncd.config import Config, ConnectionConfig
+from syncd.errors import ConfigError, SafeguardTripped, SyncdError
+from syncd.hris import read_roster
+from syncd.log import get_logger
+from syncd.plan import Listing, Mirror, Plan, build_plan
+from syncd.queue.outbox import QueueCounts
+from syncd.queue.worker import (
+    DrainStats,
+    Event,
+    LeaseKeeper,
+    Worker,
+    WorkerSettings,
+    holder_is_dead,
+    utcnow,
+    worker_identity,
+)
+from syncd.state import runs
+from syncd.state.db import open_state, session_factory
+from syncd.state.mirror import clear as clear_mirror
+from syncd.state.mirror import load_mirror
+from syncd.state.models import RunStatus
+from syncd.state.outbox import EnqueueReport, OutboxRow, OutboxStore
+from syncd.state.ownership import ConnectionLease
+from syncd.state.pacing import clear_history, load_history, save_history
+from syncd.vendors import connect, profile
+from syncd.vendors.base import Connector
+
+log = get_logger("syncd.queue.reconcile")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_REFUSED = 3
+EXIT_DEAD = 4
+EXIT_WAITING = 5
+_SEVERITY = (EXIT_ERROR, EXIT_REFUSED, EXIT_DEAD, EXIT_WAITING, EXIT_OK)
+
+SANDBOX_SCHEME = "sandbox:"
+
+_SANDBOX_CREDENTIALS: Mapping[str, Mapping[str, str]] = {
+    "litmos": {"api_key": "apikey"},
+}
+"""Connector credential name -> the simulator's demo credential, per vendor."""
+_SANDBOX_OPTIONS: Mapping[str, Mapping[str, str]] = {
+    "litmos": {"source": "source"},
+}
+
+
+class Progress(Protocol):
+    """Where the stage reports progress (a rich display, or the log)."""
+
+    def phase(self, connection: str, name: str, total: int) -> None: ...
+
+    def event(self, connection: str, event: Event, stats: DrainStats) -> None: ...
+
+    def note(self, connection: str, text: str) -> None: ...
+
+
+class LogProgress:
+    """Progress as structured log lines: one per phase, plus one per dead op (worker)."""
+
+    def phase(self, connection: str, name: str, total: int) -> None:
+        log.info("reconcile.phase", connection=connection, phase=name, ops=total)
+
+    def event(self, connection: str, event: Event, stats: DrainStats) -> None:
+        return None
+
+    def note(self, connection: str, text: str) -> None:
+        log.info("reconcile.note", connection=connection, message=text)
+
+
+@dataclass
+class ConnectionResult:
+    """What reconciling one connection did; ``exit_code`` says how it ended."""
+
+    name: str
+    vendor: str
+    dry_run: bool = False
+    plan: Plan | None = None
+    run_id: int | None = None
+    rows_read: int = 0
+    rows_rejected: int = 0
+    enqueued: EnqueueReport | None = None
+    earlier: DrainStats = field(default_factory=DrainStats)
+    drained: DrainStats = field(default_factory=DrainStats)
+    counts: QueueCounts = field(default_factory=QueueCounts)
+    dead: list[OutboxRow] = field(default_factory=list)
+    refusal: str | None = None
+    error: str | None = None
+
+    @property
+    def waiting(self) -> int:
+        return self.counts["retry"] + self.counts["pending"] + self.counts["claimed"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return EXIT_ERROR
+        if self.refusal is not None:
+            return EXIT_REFUSED
+        if self.counts["dead"] or self.counts["blocked"]:
+            return EXIT_DEAD
+        if self.waiting:
+            return EXIT_WAITING
+        return EXIT_OK
+
+
+def exit_code(results: list[ConnectionResult]) -> int:
+    """The most severe ending among the connections (error, refused, dead, waiting, ok)."""
+    codes = {r.exit_code for r in results}
+    return next((code for code in _SEVERITY if code in codes), EXIT_OK)
+
+
+def reconcile(
+    config: Config,
+    *,
+    connection: str | None = None,
+    dry_run: bool = False,
+    full: bool = False,
+    allow_mass_change: bool = False,
+    today: date | None = None,
+    settings: WorkerSettings | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> list[ConnectionResult]:
+    """Reconcile the named connection (or every one); see the module docstring."""
+    chosen = config.connection(connection)
+    if not chosen:
+        raise ConfigError(f"{config.path}: no connections configured")
+    settings = settings or WorkerSettings.from_env()
+    progress = progress or LogProgress()
+    stop = stop or threading.Event()
+    today = today or date.today()
+    engine = open_state(config.state.url, auto_upgrade=config.state.auto_upgrade)
+    try:
+        sessions = session_factory(engine)
+        results = []
+        rosters: dict[str, Any] = {}
+        for name, conn in chosen.items():
+            result = ConnectionResult(name=name, vendor=conn.vendor, dry_run=dry_run)
+            results.append(result)
+            run = _ConnectionRun(
+                config, name, conn, sessions, settings, progress, stop, today, rosters
+            )
+            try:
+                run.run(result, dry_run=dry_run, full=full, allow_mass_change=allow_mass_change)
+            except SafeguardTripped as exc:
+                result.refusal = str(exc)
+            except SyncdError as exc:
+                result.error = str(exc)
+                fields = {**exc.fields, "connection": name, "error": str(exc)}
+                log.error("reconcile.failed", **fields)
+                run.fail(result, str(exc))
+            if stop.is_set():
+                break
+        return results
+    finally:
+        engine.dispose()
+
+
+class _ConnectionRun:
+    """One connection's reconcile; split out so each step reads as one method."""
+
+    def __init__(
+        self,
+        config: Config,
+        name: str,
+        conn: ConnectionConfig,
+        sessions: Any,
+        settings: WorkerSettings,
+        progress: Progress,
+        stop: threading.Event,
+        today: date,
+        rosters: dict[str, Any],
+    ) -> None:
+        self.config = config
+        self.name = name
+        self.conn = conn
+        self.sessions = sessions
+        self.settings = settings
+        self.progress = progress
+        self.stop = stop
+        self.today = today
+        self.rosters = rosters
+        self.store = OutboxStore(sessions, name)
+        self.worker_id = worker_identity()
+
+    def run(
+        self, result: ConnectionResult, *, dry_run: bool, full: bool, allow_mass_change: bool
+    ) -> None:
+        with ExitStack() as stack:
+            conn = self.conn
+            fresh = conn.base_url.startswith(SANDBOX_SCHEME)
+            if fresh:
+                conn = stack.enter_context(_sandboxed(self.config, self.name, conn))
+            connector = stack.enter_context(_connector(conn))
+            self._restore_pacing(connector)
+            keeper: LeaseKeeper | None = None
+            if not dry_run:
+                keeper = stack.enter_context(self._owned())
+                stack.callback(self._save_pacing, connector, clean=True)
+                if fresh:
+                    self._forget()
+                self._recover()
+                result.earlier = self._drain(connector, keeper, "earlier runs")
+                if result.earlier.stopped == "stopped":
+                    result.counts = self.store.counts()
+                    return
+            plan, record, rejected = self._plan(conn, connector, full, allow_mass_change, fresh)
+            if full and not dry_run:
+                self._save_pacing(connector, clean=False)
+            result.plan = plan
+            result.rows_read = record.rows_read
+            result.rows_rejected = record.rows_rejected
+            if dry_run:
+                if plan.refusal is not None:
+                    result.refusal = plan.refusal.message
+                return
+            self._record_run(plan, record, rejected, result)
+            if plan.refusal is not None:
+                return
+            result.drained = self._drain(connector, keeper, "sync", run_id=result.run_id)
+            self._finish(result)
+
+    # ----------------------------------------------------------------------- steps
+
+    @contextmanager
+    def _owned(self) -> Iterator[LeaseKeeper]:
+        ttl = timedelta(seconds=self.settings.connection_lease_seconds)
+        lease = ConnectionLease(self.sessions, self.name, self.worker_id, ttl=ttl, clock=utcnow)
+        lease.acquire(is_dead=holder_is_dead)
+        keeper = LeaseKeeper(lease.renew, every_seconds=ttl.total_seconds() / 3).start()
+        try:
+            yield keeper
+        finally:
+            keeper.stop()
+            lease.release()
+
+    def _restore_pacing(self, connector: Connector) -> None:
+        """Count what earlier processes sent on this credential within the vendor's window."""
+        limiter = connector.client.limiter
+        if limiter is None or not limiter.key:
+            return
+        with self.sessions() as db:
+            snapshots = load_history(db, limiter.key)
+        counted = limiter.restore(snapshots)
+        if counted:
+            log.info("reconcile.pacing_restored", connection=self.name, recent_requests=counted)
+
+    def _save_pacing(self, connector: Connector, *, clean: bool) -> None:
+        """Store the credential's send history now (``clean``: nothing is in flight)."""
+        limiter = connector.client.limiter
+        if limiter is None or not limiter.key:
+            return
+        with self.sessions.begin() as db:
+            save_history(db, self.name, limiter.key, limiter.snapshot(clean=clean), now=utcnow())
+
+    @staticmethod
+    def _pacing(connector: Connector) -> Callable[[], tuple[str, str]] | None:
+        """What the worker saves with every op: the history, not clean (work in flight)."""
+        limiter = connector.client.limiter
+        if limiter is None or not limiter.key:
+            return None
+        key = limiter.key
+        return lambda: (key, limiter.snapshot(clean=False))
+
+    def _forget(self) -> None:
+        """Empty the mirror, outbox and send history of a connection whose LMS starts empty."""
+        with self.sessions.begin() as db:
+            clear_mirror(db, self.name)
+            self.store.clear(db)
+            clear_history(db, self.name)
+
+    def _recover(self) -> None:
+        """Free what a dead process left: its claims, and its runs marked running."""
+        now = utcnow()
+        if self.store.dialect == "sqlite":
+            freed = self.store.release_claims(now=now)
+        else:
+            dead = [h for h in self.store.claim_holders() if holder_is_dead(h)]
+            freed = self.store.release_claims(now=now, holders=dead) if dead else 0
+        with self.sessions.begin() as db:
+            stale = runs.unfinished_runs(db, self.name)
+            for run_id in stale:
+                runs.finish_run(
+                    db,
+                    run_id,
+                    status=RunStatus.FAILED,
+                    now=now,
+                    message="interrupted before it finished; later runs finish its ops",
+                )
+        if freed or stale:
+            self.progress.note(
+                self.name,
+                f"recovered from an interrupted run: {freed} claimed op(s) released, "
+                f"{len(stale)} run(s) closed",
+            )
+
+    def _drain(
+        self,
+        connector: Connector,
+        keeper: LeaseKeeper | None,
+        phase: str,
+        *,
+        run_id: int | None = None,
+    ) -> DrainStats:
+        counts = self.store.counts(run_id=run_id)
+        if not counts.open:
+            return DrainStats()
+        self.progress.phase(self.name, phase, counts.open)
+        worker = Worker(
+            self.store,
+            connector,
+            worker_id=self.worker_id,
+            settings=self.settings,
+            on_event=lambda event, stats: self.progress.event(self.name, event, stats),
+            lease_lost=keeper.lost if keeper else None,
+            pacing=self._pacing(connector),
+        )
+        return worker.drain(self.stop)
+
+    def _plan(
+        self,
+        conn: ConnectionConfig,
+        connector: Connector,
+        full: bool,
+        allow_mass_change: bool,
+        fresh: bool,
+    ) -> tuple[Plan, runs.SourceRecord, list[dict[str, Any]]]:
+        source_name = conn.source
+        source = self.config.sources[source_name]
+        if source_name not in self.rosters:
+            self.rosters[source_name] = read_roster(
+                self.config.source_path(source_name), source, today=self.today
+            )
+        roster = self.rosters[source_name]
+        listing = _listing(connector, conn) if full else None
+        with self.sessions() as db:
+            mirror = Mirror.empty() if fresh else load_mirror(db, self.name)
+            previous = runs.previous_rows(db, source_name)
+        plan = build_plan(
+            roster,
+            conn,
+            profile(conn.vendor),
+            mirror,
+            today=self.today,
+            name=self.name,
+            previous_rows=previous,
+            listing=listing,
+            allow_mass_change=allow_mass_change,
+            termination_field=source.status.termination_date,
+        )
+        for warning in plan.warnings:
+            log.warning("plan.warning", connection=self.name, message=warning)
+        info = roster.source
+        record = runs.SourceRecord(
+            source=source_name,
+            path=str(info.path),
+            sha256=info.sha256,
+            size=int(info.size),
+            mtime=runs.as_utc(info.mtime),
+            rows_read=int(info.rows_read),
+            rows_accepted=len(roster.people),
+            rows_rejected=int(roster.rejected["line"].nunique()) if len(roster.rejected) else 0,
+        )
+        rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
+        return plan, record, rejected
+
+    def _record_run(
+        self,
+        plan: Plan,
+        record: runs.SourceRecord,
+        rejected: list[dict[str, Any]],
+        result: ConnectionResult,
+    ) -> None:
+        """In ONE transaction: the source file, the run and (unless refused) the plan's ops.
+
+        A refused plan is recorded as a refused run with nothing enqueued.
+        """
+        refusal = plan.refusal
+        now = utcnow()
+        with self.sessions.begin() as db:
+            source_id = runs.record_source(db, record, rejected, accepted=refusal is None, now=now)
+            result.run_id = runs.start_run(
+                db,
+                connection=self.name,
+                kind="reconcile",
+                now=now,
+                source_file_id=source_id,
+                planned=len(plan.ops),
+                status=RunStatus.RUNNING if refusal is None else RunStatus.REFUSED,
+                message=None if refusal is None else refusal.message,
+            )
+            if refusal is None:
+                result.enqueued = self.store.enqueue(db, result.run_id, plan.ops, now=now)
+        if refusal is not None:
+            result.refusal = refusal.message
+            result.counts = self.store.counts()
+            log.warning(
+                "reconcile.refused",
+                connection=self.name,
+                limit=refusal.limit,
+                reason=refusal.message,
+            )
+            return
+        log.info(
+            "reconcile.enqueued",
+            connection=self.name,
+            run_id=result.run_id,
+            ops=len(plan.ops),
+            calls=plan.calls,
+            rejected_rows=record.rows_rejected,
+        )
+
+    def _finish(self, result: ConnectionResult) -> None:
+        assert result.run_id is not None
+        counts = self.store.counts(run_id=result.run_id)
+        result.counts = counts
+        result.dead = self.store.rows(states=["dead", "blocked"], limit=None)
+        if counts["dead"] or counts["blocked"] or result.waiting:
+            status = RunStatus.PARTIAL
+        else:
+            status = RunStatus.SUCCEEDED
+        message = None
+        if result.drained.stopped == "waiting" and result.drained.next_due is not None:
+            message = f"retries waiting; next due {result.drained.next_due.isoformat()}"
+        elif result.drained.stopped == "stopped":
+            message = "stopped before the outbox was drained"
+        with self.sessions.begin() as db:
+            runs.finish_run(
+                db,
+                result.run_id,
+                status=status,
+                now=utcnow(),
+                done=counts["done"],
+                retried=result.drained.retried,
+                dead=counts["dead"],
+                blocked=counts["blocked"],
+                calls=result.drained.calls + result.earlier.calls,
+                message=message,
+            )
+
+    def fail(self, result: ConnectionResult, message: str) -> None:
+        """Close the run (if one was started) as failed; the error itself is reported."""
+        if result.run_id is None:
+            return
+        try:
+            with self.sessions.begin() as db:
+                runs.finish_run(
+                    db, result.run_id, status=RunStatus.FAILED, now=utcnow(), message=message
+                )
+            result.counts = self.store.counts(run_id=result.run_id)
+        except SyncdError:
+            return
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _connector(conn: ConnectionConfig) -> Iterator[Connector]:
+    connector = connect(conn)
+    try:
+        yield connector
+    finally:
+        connector.close()
+
+
+def _listing(connector: Connector, conn: ConnectionConfig) -> Listing:
+    """The LMS's own listing of users and groups, for adoption and drift."""
+    users = list(connector.list_users())
+    groups = list(connector.list_groups())
+    return Listing(
+        users=pd.DataFrame(
+            {
+                "remote_id": pd.Series([u.remote_id for u in users], dtype="str"),
+                "match_value": pd.Series(
+                    [u.match_value(conn.match_key) for u in users], dtype="str"
+                ),
+                "active": pd.Series([u.active for u in users], dtype="bool"),
+                "attrs": pd.Series([dict(u.attrs) for u in users], dtype="object"),
+            }
+        ),
+        groups=pd.DataFrame(
+            {
+                "remote_id": pd.Series([g.remote_id for g in groups], dtype="str"),
+                "name": pd.Series([g.name for g in groups], dtype="str"),
+                "parent_remote_id": pd.Series([g.parent_remote_id for g in groups], dtype="str"),
+            }
+        ),
+    )
+
+
+@contextmanager
+def _sandboxed(config: Config, name: str, conn: ConnectionConfig) -> Iterator[ConnectionConfig]:
+    """Start the vendor's simulator for a ``sandbox:`` connection; yield the pointed config."""
+    from syncd.sandbox.running import start_sandbox
+
+    seed = _sandbox_seed(config, name, conn.base_url[len(SANDBOX_SCHEME) :].strip())
+    try:
+        running = start_sandbox(conn.vendor)
+    except LookupError as exc:
+        raise ConfigError(f"connections.{name}.base_url: {exc}") from None
+    try:
+        if seed:
+            running.simulator.seed(seed)
+        if conn.rate is not None and running.admin is not None:
+            running.admin.set_rate(conn.rate.requests, conn.rate.per_seconds)
+        demo = running.credentials
+        names = _SANDBOX_CREDENTIALS.get(conn.vendor, {})
+        credentials = {
+            ours: SecretStr(demo[names.get(ours, ours)])
+            for ours in (names or {key: key for key in demo})
+            if names.get(ours, ours) in demo
+        }
+        options = dict(conn.options)
+        for ours, theirs in _SANDBOX_OPTIONS.get(conn.vendor, {}).items():
+            options[ours] = demo[theirs]
+        api = getattr(running.simulator, "api_root", "")
+        pointed = conn.model_copy(
+            update={
+                "base_url": f"{running.base_url}{api}",
+                "credentials": credentials,
+                "options": options,
+            }
+        )
+        log.info("sandbox.started", connection=name, vendor=conn.vendor, url=running.base_url)
+        yield pointed
+    finally:
+        running.stop()
+
+
+def _sandbox_seed(config: Config, name: str, path_text: str) -> dict[str, Any] | None:
+    if not path_text:
+        return None
+    path = Path(path_text)
+    if not path.is_absolute() and config.path is not None:
+        path = config.path.parent / path
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"connections.{name}.base_url: cannot read the sandbox seed {path}: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"connections.{name}.base_url: sandbox seed {path} is not an object")
+    return data
+
+
+def describe_wait(result: ConnectionResult) -> str | None:
+    """A sentence about retries still waiting, or None."""
+    if not result.waiting:
+        return None
+    due = result.drained.next_due or result.earlier.next_due
+    when = f" (next due {due.isoformat(timespec='seconds')})" if due else ""
+    return f"{result.waiting} op(s) still waiting to be retried{when}; run reconcile again"

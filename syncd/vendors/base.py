@@ -1,0 +1,259 @@
+"""The one interface every LMS connector implements, and the plain values it speaks in.
+
+A connector is one small class per vendor: declared data on the class (``vendor``,
+``profile``, ``rate``) and a few methods. It turns ops into vendor calls, maps every vendor
+answer to an :class:`Outcome`, and lists what the LMS holds. It never touches the state
+database and never sleeps: pacing lives in the rate-limited transport of ``syncd.http``,
+shared by every connection that uses the same credential.
+
+Building one::
+
+    connector = syncd.vendors.connect(connection)          # client built from the config
+    connector = LitmosConnector(connection, client=client)  # or with a client you made
+
+What the worker must do with each Outcome
+-----------------------------------------
+``execute(batch, refs)`` yields exactly one Outcome per op, in the batch's order, with
+``outcome.key == op.key``. The worker must supply in ``refs`` the remote id of every user
+(``external_id``) and group (``group_key``, including a ``parent_key``) the op names; an op
+whose reference is missing comes back ``dead`` (a dependency ordering bug, not a vendor
+answer). Every vendor answer and transport failure becomes an Outcome; an exception out of
+``execute`` is a bug (a missing credential is a ``ConfigError`` raised when the connector
+is built, before any op). The one deliberate exception is ``CredentialRefused``: the vendor
+refused the key itself, every op would get the same answer, so the drain stops. If an
+exception escapes, the op it was on and the rest of the batch have no Outcome: the worker
+must treat them as not attempted (release them for a retry).
+
+``done``
+    The vendor confirmed the effect. In ONE transaction: mark the op done and apply it to
+    the mirror. ``remote_id`` is set for ``create_user``/``create_group`` (and
+    ``link_user``/``link_group``): record it. ``adopted=True`` means the object already existed (a
+    ``409`` resolved by exact lookup, e.g. a create whose earlier 201 was lost in a crash)
+    and was adopted, not created: record the remote id exactly as for a create.
+    ``detail`` is what the LMS now holds, for the mirror:
+
+    - user ops: ``{"attrs": {field: value, ...}, "active": bool}`` -- ``attrs`` holds the
+      managed fields actually written (for ``update_user`` only the changed ones, for a
+      create or an adoption all of the op's attrs); ``active`` is present when the op set it;
+    - group ops: ``{"name": str, "parent_remote_id": str}``;
+    - ``add_members``: ``{"added": [external_id, ...]}`` (every member of the op);
+    - ``remove_member``: ``{"removed": external_id}``;
+    - assignments: ``{"course_ids": [...]}`` or ``{"learning_path_ids": [...]}``;
+    - ``unassign_course``: ``{"course_id": ...}``; ``unassign_learning_path``:
+      ``{"learning_path_id": ...}``; ``delete_user``: ``{"deleted": True}``;
+    - ``link_user``/``link_group``: no vendor call, ``adopted=True``, detail as for a create.
+
+``retry``
+    Not done, worth trying again: HTTP 429/503/5xx, timeouts, connection errors, or the op
+    was not attempted because the credential was told to slow down earlier in the batch.
+    Keep the op, increase ``attempts``, set ``next_attempt_at = now + max(retry_after or 0,
+    backoff(attempts))`` (exponential with jitter). ``retry_after`` is the vendor's hint in
+    seconds when it gave one (or the limiter's pause). The worker must not sleep or pace by
+    itself: the transport already paused the whole credential on a rate-limit answer.
+
+``dead``
+    The vendor refused for a reason retrying will not fix (a 4xx with its reason, an
+    unresolvable conflict, a missing reference). Dead-letter the op with ``error`` (safe to
+    store and print: no secrets) and mark every op that depends on it ``blocked``; the
+    rest proceeds.
+
+``calls`` is how many HTTP requests the op cost (for metrics and the plan-vs-actual check);
+``attempted`` is False only for ops returned ``retry`` without any request being made (do
+not count an attempt against them).
+
+Pacing across a restart: the limiter of a credential (``client.limiter``) forgets its
+recent requests when the process dies, so the reconcile stage restores the history an
+earlier process saved (``Limiter.snapshot``/``restore``, stored by ``syncd.state.pacing``)
+before the first request, or the vendor would see a burst over its rule.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from syncd.plan.ops import Op, Refs
+from syncd.queue.limiter import RateRule
+
+if TYPE_CHECKING:
+    from syncd.config import ConnectionConfig
+    from syncd.http import HttpClient
+    from syncd.plan.model import VendorProfile
+
+
+class Status(StrEnum):
+    """What the worker does with an op after the connector ran it (see module docstring)."""
+
+    DONE = "done"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """The result of one op; the worker's whole decision is in ``status``."""
+
+    key: str
+    status: Status
+    remote_id: str | None = None
+    adopted: bool = False
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""
+    retry_after: float | None = None
+    calls: int = 0
+    attempted: bool = True
+
+    @classmethod
+    def done(
+        cls,
+        op: Op,
+        *,
+        calls: int,
+        remote_id: str | None = None,
+        adopted: bool = False,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        return cls(
+            key=op.key,
+            status=Status.DONE,
+            remote_id=remote_id,
+            adopted=adopted,
+            detail=dict(detail or {}),
+            calls=calls,
+        )
+
+    @classmethod
+    def retry(
+        cls,
+        op: Op,
+        error: str,
+        *,
+        calls: int,
+        retry_after: float | None = None,
+        attempted: bool = True,
+    ) -> Outcome:
+        return cls(
+            key=op.key,
+            status=Status.RETRY,
+            error=error,
+            retry_after=retry_after,
+            calls=calls,
+            attempted=attempted,
+        )
+
+    @classmethod
+    def dead(cls, op: Op, error: str, *, calls: int) -> Outcome:
+        return cls(key=op.key, status=Status.DEAD, error=error, calls=calls)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteUser:
+    """One LMS account as listed for a full reconcile (adoption and drift detection).
+
+    ``attrs`` holds the vendor's user fields as plain strings, in the vendor's order;
+    ``username`` and ``email`` are repeated for matching by ``connection.match_key``.
+    """
+
+    remote_id: str
+    username: str
+    email: str
+    active: bool
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+    def match_value(self, match_key: str) -> str:
+        """The value a person's ``match_key`` is compared with (employee_id -> vendor field)."""
+        if match_key == "email":
+            return self.email
+        if match_key == "employee_id":
+            return self.attrs.get("ExternalEmployeeId", "") or self.attrs.get("employee_id", "")
+        return self.username
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteGroup:
+    """One LMS team/group; ``parent_remote_id`` is empty for a top-level group."""
+
+    remote_id: str
+    name: str
+    parent_remote_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range ``[since, until)`` of vendor-side changes, tz-aware UTC."""
+
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResultRecord:
+    """One learner's current result on one item (course, module, learning path)."""
+
+    remote_user_id: str
+    username: str
+    item_kind: str
+    item_id: str
+    item_name: str = ""
+    completed: bool = False
+    passed: bool | None = None
+    percentage: float | None = None
+    score: float | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    updated_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """One vendor's API behind syncd's interface; subclasses declare data and a few methods."""
+
+    vendor: ClassVar[str]
+    profile: ClassVar[VendorProfile]
+    rate: ClassVar[RateRule]
+
+    def __init__(self, connection: ConnectionConfig, *, client: HttpClient | None = None) -> None:
+        self.connection = connection
+        self.client = client if client is not None else self.client_for(connection)
+
+    @classmethod
+    def rate_rule(cls, connection: ConnectionConfig) -> RateRule:
+        """The connection's own rule when configured (a contract with more), else the vendor's."""
+        if connection.rate is not None:
+            return RateRule(connection.rate.requests, connection.rate.per_seconds)
+        return cls.rate
+
+    @classmethod
+    @abc.abstractmethod
+    def client_for(cls, connection: ConnectionConfig) -> HttpClient:
+        """An HTTP client with the vendor's auth, paced by the credential's shared limiter."""
+
+    @abc.abstractmethod
+    def execute(self, batch: Sequence[Op], refs: Refs) -> Iterator[Outcome]:
+        """Run the ops in order; yield one Outcome per op (see the module docstring)."""
+
+    @abc.abstractmethod
+    def list_users(self) -> Iterator[RemoteUser]:
+        """Every account in the LMS (active and inactive), for a full reconcile."""
+
+    @abc.abstractmethod
+    def list_groups(self) -> Iterator[RemoteGroup]:
+        """Every team/group in the LMS with its parent, for a full reconcile."""
+
+    def results(self, window: Window) -> Iterator[ResultRecord]:
+        """Result records changed within ``window``; not every connector has it yet."""
+        raise NotImplementedError(f"{self.vendor}: result pulls are not implemented yet")
+
+    def close(self) -> None:
+        """Release the HTTP connections (the shared rate limiter stays)."""
+        self.client.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,43 @@
+"""The shipped `config/example.toml` works as documented, from an empty folder.
+
+It is the first thing a new user runs, so it is run here exactly as the README tells them:
+`syncd config check`, then `syncd reconcile` against the built-in Litmos simulator (no
+account, no secret), which must sync the sample export completely.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+from cli_kit import EXAMPLE, shown, syncd
+
+from syncd.sandbox.litmos import create_simulator
+
+
+def test_every_key_of_the_example_is_accepted(tmp_path):
+    proc = syncd("config", "check", str(EXAMPLE), cwd=tmp_path)
+    assert proc.returncode == 0, shown(proc)
+    assert "is valid" in proc.stdout
+
+
+def test_rule_courses_exist_in_the_sandbox_seed():
+    config = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    conn = config["connections"]["litmos"]
+    seed_path = conn["base_url"].removeprefix("sandbox:")
+    seed = (EXAMPLE.parent / seed_path).read_text(encoding="utf-8")
+    ids = set(create_simulator().seed(json.loads(seed))["courses"].values())
+    wanted = {course for rule in conn["rules"] for course in rule["assign"]["courses"]}
+    assert wanted and wanted <= ids
+
+
+def test_reconcile_from_an_empty_folder_syncs_the_sample(tmp_path):
+    proc = syncd("reconcile", "--config", str(EXAMPLE), cwd=tmp_path)
+    assert proc.returncode == 0, shown(proc)
+    out = proc.stdout
+    assert "litmos (litmos): plan of" in out
+    for op in ("create_user", "create_group", "add_members", "assign_courses"):
+        assert op in out
+    assert "in sync" in out
+    assert "litmos-sandbox-apikey" not in out + proc.stderr
+    assert (tmp_path / "syncd.db").exists(), "the state database is in the working folder"
