@@ -17,9 +17,11 @@ connection it:
 A connection whose ``base_url`` is ``sandbox:`` (optionally ``sandbox:SEED.json``, relative
 to the configuration file) runs against the vendor's simulator started in this process,
 with its demo credentials and the connection's ``rate`` rule: the quick start needs no
-account and no secret. The simulator keeps its data in memory only, so it starts empty on
-every run; the connection's mirror and outbox are therefore emptied too (the mirror is what
-the LMS holds), and every run against it is a first sync.
+account and no secret. When the simulator can (Litmos), its account is kept between runs in
+``syncd-sandbox-<connection>.state`` in the working directory, so a second run has nothing
+to do and an edited export syncs only its changes, as against a real LMS. Without that file
+the simulator starts from its seed, and the connection's mirror and outbox are emptied too
+(the mirror is what the LMS holds): that run is a first sync. Delete the file to start over.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from pydantic import SecretStr
@@ -62,6 +64,9 @@ from syncd.state.ownership import ConnectionLease
 from syncd.state.pacing import clear_history, load_history, save_history
 from syncd.vendors import connect, profile
 from syncd.vendors.base import Connector
+
+if TYPE_CHECKING:
+    from syncd.sandbox.running import RunningSandbox
 
 log = get_logger("syncd.queue.reconcile")
 
@@ -227,9 +232,10 @@ class _ConnectionRun:
     ) -> None:
         with ExitStack() as stack:
             conn = self.conn
-            fresh = conn.base_url.startswith(SANDBOX_SCHEME)
-            if fresh:
-                conn = stack.enter_context(_sandboxed(self.config, self.name, conn))
+            fresh = False
+            if conn.base_url.startswith(SANDBOX_SCHEME):
+                conn, restored = stack.enter_context(_sandboxed(self.config, self.name, conn))
+                fresh = not restored
             connector = stack.enter_context(_connector(conn))
             self._restore_pacing(connector)
             keeper: LeaseKeeper | None = None
@@ -528,9 +534,47 @@ def _listing(connector: Connector, conn: ConnectionConfig) -> Listing:
     )
 
 
+def sandbox_snapshot_path(name: str) -> Path:
+    """Where a ``sandbox:`` connection's simulated account is kept between runs."""
+    return Path.cwd() / f"syncd-sandbox-{name}.state"
+
+
 @contextmanager
-def _sandboxed(config: Config, name: str, conn: ConnectionConfig) -> Iterator[ConnectionConfig]:
-    """Start the vendor's simulator for a ``sandbox:`` connection; yield the pointed config."""
+def _kept(simulator: Any, name: str) -> Iterator[bool]:
+    """Restore the simulator's account if a snapshot exists; save it back when done.
+
+    Yields whether it restored one. Saved on every exit, failures included: whatever the
+    run did to the simulated LMS happened, like on a real one. Written to a temporary file
+    and renamed, so a kill mid-write leaves the previous snapshot whole.
+    """
+    path = sandbox_snapshot_path(name)
+    if not hasattr(simulator, "snapshot"):
+        yield False
+        return
+    restored = False
+    if path.exists():
+        try:
+            simulator.restore(path.read_bytes())
+        except Exception as exc:
+            raise ConfigError(
+                f"{path}: cannot read this sandbox snapshot ({exc}); delete it to start over"
+            ) from None
+        restored = True
+    try:
+        yield restored
+    finally:
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(simulator.snapshot())
+        partial.replace(path)
+
+
+@contextmanager
+def _sandboxed(
+    config: Config, name: str, conn: ConnectionConfig
+) -> Iterator[tuple[ConnectionConfig, bool]]:
+    """Start the simulator for a ``sandbox:`` connection; yield the pointed config and
+    whether its account was restored from an earlier run (False: it starts from its seed).
+    """
     from syncd.sandbox.running import start_sandbox
 
     seed = _sandbox_seed(config, name, conn.base_url[len(SANDBOX_SCHEME) :].strip())
@@ -539,32 +583,38 @@ def _sandboxed(config: Config, name: str, conn: ConnectionConfig) -> Iterator[Co
     except LookupError as exc:
         raise ConfigError(f"connections.{name}.base_url: {exc}") from None
     try:
-        if seed:
-            running.simulator.seed(seed)
-        if conn.rate is not None and running.admin is not None:
-            running.admin.set_rate(conn.rate.requests, conn.rate.per_seconds)
-        demo = running.credentials
-        names = _SANDBOX_CREDENTIALS.get(conn.vendor, {})
-        credentials = {
-            ours: SecretStr(demo[names.get(ours, ours)])
-            for ours in (names or {key: key for key in demo})
-            if names.get(ours, ours) in demo
-        }
-        options = dict(conn.options)
-        for ours, theirs in _SANDBOX_OPTIONS.get(conn.vendor, {}).items():
-            options[ours] = demo[theirs]
-        api = getattr(running.simulator, "api_root", "")
-        pointed = conn.model_copy(
-            update={
-                "base_url": f"{running.base_url}{api}",
-                "credentials": credentials,
-                "options": options,
-            }
-        )
-        log.info("sandbox.started", connection=name, vendor=conn.vendor, url=running.base_url)
-        yield pointed
+        with _kept(running.simulator, name) as restored:
+            if seed and not restored:
+                running.simulator.seed(seed)
+            yield _pointed(running, name, conn), restored
     finally:
         running.stop()
+
+
+def _pointed(running: RunningSandbox, name: str, conn: ConnectionConfig) -> ConnectionConfig:
+    """``conn`` aimed at the running simulator, with its demo credentials."""
+    if conn.rate is not None and running.admin is not None:
+        running.admin.set_rate(conn.rate.requests, conn.rate.per_seconds)
+    demo = running.credentials
+    names = _SANDBOX_CREDENTIALS.get(conn.vendor, {})
+    credentials = {
+        ours: SecretStr(demo[names.get(ours, ours)])
+        for ours in (names or {key: key for key in demo})
+        if names.get(ours, ours) in demo
+    }
+    options = dict(conn.options)
+    for ours, theirs in _SANDBOX_OPTIONS.get(conn.vendor, {}).items():
+        options[ours] = demo[theirs]
+    api = getattr(running.simulator, "api_root", "")
+    pointed: ConnectionConfig = conn.model_copy(
+        update={
+            "base_url": f"{running.base_url}{api}",
+            "credentials": credentials,
+            "options": options,
+        }
+    )
+    log.info("sandbox.started", connection=name, vendor=conn.vendor, url=running.base_url)
+    return pointed
 
 
 def _sandbox_seed(config: Config, name: str, path_text: str) -> dict[str, Any] | None:

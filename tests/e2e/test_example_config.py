@@ -41,3 +41,19 @@ def test_reconcile_from_an_empty_folder_syncs_the_sample(tmp_path):
     assert "in sync" in out
     assert "litmos-sandbox-apikey" not in out + proc.stderr
     assert (tmp_path / "syncd.db").exists(), "the state database is in the working folder"
+    assert "Context impl" not in proc.stderr + out, "alembic's chatter is not the user's business"
+
+
+def test_the_sandbox_account_is_kept_so_a_rerun_has_nothing_to_do(tmp_path):
+    """The quick start's promise: run it again and nothing is sent; start over by deleting."""
+    first = syncd("reconcile", "--config", str(EXAMPLE), cwd=tmp_path)
+    assert first.returncode == 0, shown(first)
+    snapshot = tmp_path / "syncd-sandbox-litmos.state"
+    assert snapshot.exists()
+    again = syncd("reconcile", "--config", str(EXAMPLE), cwd=tmp_path)
+    assert again.returncode == 0, shown(again)
+    assert "plan of 0 op(s), 0 vendor call(s)" in again.stdout
+    snapshot.unlink()
+    over = syncd("reconcile", "--config", str(EXAMPLE), cwd=tmp_path)
+    assert over.returncode == 0, shown(over)
+    assert "create_user" in over.stdout, "without its snapshot the sandbox starts from its seed"
