@@ -6,7 +6,7 @@ imports nothing from ``state``, ``queue``, ``vendors`` or ``http``.
 """
 
 from syncd.plan.apply import apply
-from syncd.plan.build import build_plan, check_safeguards
+from syncd.plan.build import build_plan, check_safeguards, desire
 from syncd.plan.hashing import hash_attrs
 from syncd.plan.model import Listing, Mirror, Plan, VendorProfile
 from syncd.plan.safeguards import SafeguardCheck
@@ -22,6 +22,7 @@ __all__ = [
     "build_plan",
     "check_safeguards",
     "describe",
+    "desire",
     "hash_attrs",
     "summarize",
 ]

@@ -9,14 +9,40 @@ from __future__ import annotations
 from datetime import date
 
 from syncd.config import ConnectionConfig
-from syncd.plan.desired import build_desired
+from syncd.plan.desired import Desired, build_desired
 from syncd.plan.diff import diff
 from syncd.plan.model import Listing, Mirror, Plan, RosterLike, VendorProfile
 from syncd.plan.safeguards import measure, raise_if_refused, refusal
 
 
-def build_plan(
+def desire(
     roster: RosterLike,
+    connection: ConnectionConfig,
+    profile: VendorProfile,
+    *,
+    today: date,
+    name: str = "",
+    termination_field: str | None = "termination_date",
+    hire_field: str = "hire_date",
+) -> Desired:
+    """The connection's desired state: the half of a plan that needs no mirror.
+
+    Callers that load the mirror meanwhile (``syncd plan`` reads the state database in a
+    second thread) compute it first and pass it to :func:`build_plan`.
+    """
+    return build_desired(
+        roster,
+        connection,
+        profile,
+        today=today,
+        where=f"connections.{name}" if name else "connection",
+        termination_field=termination_field or "",
+        hire_field=hire_field,
+    )
+
+
+def build_plan(
+    roster: RosterLike | None,
     connection: ConnectionConfig,
     profile: VendorProfile,
     mirror: Mirror,
@@ -28,6 +54,7 @@ def build_plan(
     allow_mass_change: bool = False,
     termination_field: str | None = "termination_date",
     hire_field: str = "hire_date",
+    desired: Desired | None = None,
 ) -> Plan:
     """The plan for one connection.
 
@@ -36,20 +63,24 @@ def build_plan(
     drift). ``allow_mass_change`` (or the connection's ``safeguards.allow_mass_change``)
     lets a plan through that a safeguard would refuse; the checks are still reported.
     ``termination_field``/``hire_field``: the Roster's date fields for the grace period and
-    ``hired_within_days`` (the source's ``status.termination_date``).
+    ``hired_within_days`` (the source's ``status.termination_date``). ``desired``: what
+    :func:`desire` gave for the same roster, connection and day, if it was computed ahead;
+    then ``roster`` is not needed (None lets a caller free a large one early).
     """
-    where = f"connections.{name}" if name else "connection"
-    desired = build_desired(
-        roster,
-        connection,
-        profile,
-        today=today,
-        where=where,
-        termination_field=termination_field or "",
-        hire_field=hire_field,
-    )
+    if desired is None:
+        if roster is None:
+            raise ValueError("build_plan needs the roster or its desired state")
+        desired = desire(
+            roster,
+            connection,
+            profile,
+            today=today,
+            name=name,
+            termination_field=termination_field,
+            hire_field=hire_field,
+        )
     result = diff(desired, mirror, connection.deprovision, profile, listing=listing)
-    rows_read = getattr(roster.source, "rows_read", None)
+    rows_read = desired.rows_read
     checks = measure(
         result.ops,
         connection.safeguards,

@@ -18,6 +18,9 @@ real fields.
 The match value (how a person is found among existing LMS accounts) is the Roster field
 named by ``match_key``. Leavers keep their account as it is: the plan only deactivates (or
 deletes) it, it never rewrites a leaver's attributes, memberships or courses.
+
+Memberships and assignments are integer pairs over the people rows (``syncd.plan.sets``),
+not text: a million people's courses would otherwise be millions of strings to compare.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from syncd.config import ConnectionConfig
 from syncd.errors import ConfigError
 from syncd.plan.hashing import hash_frame
 from syncd.plan.model import RosterLike, VendorProfile
-from syncd.plan.rules import arrow_text, day_numbers, evaluate_rules, to_mask
+from syncd.plan.rules import RuleResult, arrow_text, day_numbers, evaluate_rules
+from syncd.plan.sets import Pairs, member_pairs
 
 _MEMBER_COLS = ("group_key", "external_id")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -51,23 +55,46 @@ class Desired:
     ``people``: one row per Roster person: ``external_id``, ``match_value``, ``active`` (in
     the HRIS), ``due`` (a leaver whose grace period is over). ``attrs``: LMS field ->
     values aligned with ``people``, in write order. ``hashes``: ``hash_attrs`` of each row.
-    ``groups`` (key, name, parent_key, level), ``memberships`` (group_key, external_id) and
-    ``assignments`` (external_id, kind, item_id, rule) cover active people only. ``held``:
-    keys of rejected rows; such people are unknown this run, never "absent".
+    ``groups`` (key, name, parent_key, level); ``memberships`` (labels: group keys) and
+    ``assignments`` (labels: (kind, item_id)) are :class:`Pairs` over ``people`` rows and
+    cover active people only. ``held``: keys of rejected rows; such people are unknown this
+    run, never "absent".
     """
 
     people: pd.DataFrame
     attrs: Mapping[str, pa.ChunkedArray]
     hashes: np.ndarray
     groups: pd.DataFrame
-    memberships: pd.DataFrame
-    assignments: pd.DataFrame
+    memberships: Pairs
+    assignments: Pairs
     held: frozenset[str]
     warnings: tuple[str, ...]
+    rules: RuleResult | None = None
+    rows_read: int | None = None
+    """Data rows of the export this was worked out from (for the source-shrink guard)."""
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(self.attrs)
+
+    @property
+    def external_ids(self) -> pa.Array:
+        """People's keys as one Arrow array (what mirror keys are looked up in)."""
+        return arrow_text(self.people["external_id"]).combine_chunks()
+
+    def membership_frame(self) -> pd.DataFrame:
+        """``memberships`` as text (group_key, external_id), for people to read."""
+        ids = self.people["external_id"].to_numpy(dtype=object)
+        keys = self.memberships.labels
+        return pd.DataFrame(
+            {
+                "group_key": pd.Series(
+                    [keys[c] for c in self.memberships.codes.tolist()], dtype="str"
+                ),
+                "external_id": pd.Series(ids[self.memberships.rows], dtype="str"),
+            },
+            columns=list(_MEMBER_COLS),
+        )
 
 
 class _Columns:
@@ -163,39 +190,41 @@ def _due(people: pd.DataFrame, termination_field: str, grace_days: int, today: d
 
 
 def _groups(
-    roster: RosterLike, connection: ConnectionConfig, profile: VendorProfile, leavers: pa.Array
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    roster: RosterLike,
+    connection: ConnectionConfig,
+    profile: VendorProfile,
+    members: Pairs,
+    active: np.ndarray,
+) -> tuple[pd.DataFrame, Pairs]:
     """Groups with an active member somewhere below them, and active people's memberships."""
     wanted = list(connection.groups)
     group_cols = ["key", "name", "parent_key", "level"]
     if not wanted:
         groups = pd.DataFrame({c: pd.Series([], dtype="str") for c in group_cols})
         groups["level"] = groups["level"].astype("int64")
-        return groups, pd.DataFrame({c: pd.Series([], dtype="str") for c in _MEMBER_COLS})
-    members = roster.memberships
-    grouping = arrow_text(members["grouping"])
-    keep = to_mask(pc.is_in(grouping, value_set=pa.array(wanted, pa.large_string())))
-    if len(leavers):
-        keep &= ~to_mask(pc.is_in(arrow_text(members["external_id"]), value_set=leavers))
-    mask = pa.array(keep)
-    memberships = pd.DataFrame(
-        {c: pd.Series(arrow_text(members[c]).filter(mask), dtype="str") for c in _MEMBER_COLS}
+        return groups, Pairs.empty()
+    grouping_of = dict(
+        zip(roster.groups["key"].tolist(), roster.groups["grouping"].tolist(), strict=True)
     )
+    pushed = [c for c, key in enumerate(members.labels) if grouping_of.get(str(key)) in wanted]
+    keep = np.isin(members.codes, pushed) & active[members.rows]
+    pairs = Pairs(members.rows[keep], members.codes[keep], members.labels)
     frame = roster.groups
     parent_of: dict[str, str] = {}
     name_of: dict[str, str] = {}
-    for key, name, parent, grouping in zip(
+    for key, name, parent, grouping_name in zip(
         frame["key"].tolist(),
         frame["name"].tolist(),
         frame["parent_key"].tolist(),
         frame["grouping"].tolist(),
         strict=True,
     ):
-        if grouping in wanted:
+        if grouping_name in wanted:
             parent_of[key] = (parent or "") if profile.nested_groups else ""
             name_of[key] = name
     needed: set[str] = set()
-    for key in pc.unique(arrow_text(memberships["group_key"])).to_pylist():
+    for code in np.unique(pairs.codes).tolist():
+        key = str(pairs.labels[code])
         while key and key not in needed and key in name_of:
             needed.add(key)
             key = parent_of[key]
@@ -216,7 +245,7 @@ def _groups(
             "level": pd.Series([depth[k] for k in ordered], dtype="int64"),
         }
     )
-    return chosen, memberships
+    return chosen, pairs
 
 
 def build_desired(
@@ -257,8 +286,10 @@ def build_desired(
             "due": _due(people, termination_field, connection.deprovision.grace_days, today),
         }
     )
-    leavers = arrow_text(frame["external_id"]).filter(pa.array(~frame["active"].to_numpy()))
-    groups, memberships = _groups(roster, connection, profile, leavers.combine_chunks())
+    members = member_pairs(roster.memberships, external_id.combine_chunks())
+    groups, memberships = _groups(
+        roster, connection, profile, members, frame["active"].to_numpy(dtype=bool)
+    )
     rules = evaluate_rules(
         connection.rules,
         people,
@@ -267,6 +298,7 @@ def build_desired(
         today=today,
         where=f"{where}.rules",
         hire_field=hire_field,
+        members=members,
     )
     rejected = roster.rejected
     keys = rejected["key"].astype("str").fillna("").tolist() if "key" in rejected.columns else []
@@ -277,7 +309,9 @@ def build_desired(
         hashes=hashes,
         groups=groups,
         memberships=memberships,
-        assignments=rules.assignments,
+        assignments=rules.pairs,
         held=held,
         warnings=rules.warnings,
+        rules=rules,
+        rows_read=getattr(roster.source, "rows_read", None),
     )

@@ -1,8 +1,9 @@
 """Diff: desired state against the mirror, as typed ops in batch form, in execution order.
 
 Users are diffed in ``syncd.plan.users``; here groups, memberships and assignments, and the
-final ordering. Membership and assignment sets are compared through one factorisation of
-both sides (vectorised; no loop over people). Policies:
+final ordering. Membership and assignment sets are compared as integer pairs
+(``syncd.plan.sets``: vectorised, no loop over people, no string per person); only the
+pairs that become ops are turned back into text. Policies:
 
 - memberships no longer desired are removed for people with a live account when
   ``remove_memberships`` is on; a leaver's memberships and courses are left as they are;
@@ -19,16 +20,16 @@ sorted by subject inside each kind; every op names the keys of the ops it needs 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from syncd.config import DeprovisionConfig
+from syncd.plan import sets
 from syncd.plan.desired import Desired
-from syncd.plan.hashing import hash_columns
 from syncd.plan.model import Listing, Mirror, VendorProfile
 from syncd.plan.ops import (
     AddMembers,
@@ -42,7 +43,9 @@ from syncd.plan.ops import (
     UnassignLearningPath,
     UpdateGroup,
 )
-from syncd.plan.users import UserDiff, effective_users, isin
+from syncd.plan.rules import arrow_text
+from syncd.plan.sets import Pairs, label_codes, rows_of
+from syncd.plan.users import UserDiff, effective_users
 
 
 @dataclass(frozen=True)
@@ -118,38 +121,49 @@ def _group_ops(
 # --------------------------------------------------------------------------- sets
 
 
-def _presence(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each hash of each side, whether it occurs on the other side.
+@dataclass(frozen=True)
+class _Change:
+    """(external_id, label) pairs to add and to remove, each pair once."""
 
-    One hash table over ``right`` answers both directions when its values are distinct
-    (the mirror's rows are: the database keeps them unique).
+    added: list[tuple[str, Hashable]]
+    removed: list[tuple[str, Hashable]]
+
+
+def _change(
+    wanted: Pairs,
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    label_columns: Sequence[str],
+    desired: Desired,
+    live: np.ndarray,
+    *,
+    removals: bool,
+) -> _Change:
+    """What to add (wanted, not held) and remove (held, not wanted) for live people.
+
+    ``frame`` is the mirror's side, ``rows`` its people's rows among the desired people
+    (-1: not in this export). People who will hold no active synced account after this
+    plan (leavers, skipped, absent, rejected this run) keep whatever they have: their
+    pairs are left out on both sides.
     """
-    if not len(left) or not len(right):
-        return np.zeros(len(left), dtype=bool), np.zeros(len(right), dtype=bool)
-    index = pd.Index(right)
-    if not index.is_unique:
-        return (
-            pd.Series(left).isin(pd.Series(right)).to_numpy(),
-            pd.Series(right).isin(pd.Series(left)).to_numpy(),
-        )
-    found = index.get_indexer(left)
-    in_right = found >= 0
-    in_left = np.zeros(len(right), dtype=bool)
-    in_left[found[in_right]] = True
-    return in_right, in_left
+    labels: dict[Hashable, int] = {label: code for code, label in enumerate(wanted.labels)}
+    codes = label_codes([arrow_text(frame[c]) for c in label_columns], labels)
+    width = max(len(labels), 1)
+    mine = live[wanted.rows]
+    want = sets.keys(wanted.rows[mine], wanted.codes[mine], width)
+    ours = rows >= 0
+    ours[ours] = live[rows[ours]]
+    held = sets.keys(rows[ours], codes[ours], width)
+    missing, unwanted = sets.compare(want, held)
+    ids = desired.people["external_id"]
+    names = tuple(labels)
 
+    def texts(found: np.ndarray) -> list[tuple[str, Hashable]]:
+        found = np.unique(found)
+        picked = ids.iloc[found // width].tolist()
+        return [(i, names[c]) for i, c in zip(picked, (found % width).tolist(), strict=True)]
 
-def _row_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    if not len(frame):
-        return np.zeros(0, dtype=np.uint64)
-    return hash_columns(*(frame[c] for c in columns))
-
-
-def _drop_people(frame: pd.DataFrame, people: pa.Array) -> pd.DataFrame:
-    """Rows of ``frame`` whose ``external_id`` is not among ``people``."""
-    if not len(frame) or not len(people):
-        return frame
-    return frame.loc[~isin(frame["external_id"], people)]
+    return _Change(texts(want[missing]), texts(held[unwanted]) if removals else [])
 
 
 def _chunks(items: Sequence[str], size: int | None) -> Iterator[tuple[str, ...]]:
@@ -160,18 +174,13 @@ def _chunks(items: Sequence[str], size: int | None) -> Iterator[tuple[str, ...]]
         yield tuple(items[start : start + size])
 
 
-def _grouped(frame: pd.DataFrame, by: str, values: str) -> Iterator[tuple[str, list[str]]]:
+def _grouped(pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
     """(key, sorted distinct values) per key, keys sorted."""
-    if not len(frame):
-        return
-    ordered = frame.drop_duplicates([by, values]).sort_values([by, values], kind="stable")
-    keys = ordered[by].tolist()
-    items = ordered[values].tolist()
-    start = 0
-    for end in range(1, len(keys) + 1):
-        if end == len(keys) or keys[end] != keys[start]:
-            yield keys[start], items[start:end]
-            start = end
+    found: dict[str, set[str]] = defaultdict(set)
+    for key, value in pairs:
+        found[key].add(value)
+    for key in sorted(found):
+        yield key, sorted(found[key])
 
 
 def _needs(ready: Mapping[str, tuple[str, ...]], people: Iterable[str]) -> tuple[str, ...]:
@@ -184,52 +193,65 @@ def _needs(ready: Mapping[str, tuple[str, ...]], people: Iterable[str]) -> tuple
 def _membership_ops(
     desired: Desired,
     mirror: Mirror,
-    not_live: pa.Array,
+    rows: np.ndarray,
+    live: np.ndarray,
     user_ready: Mapping[str, tuple[str, ...]],
     group_ready: Mapping[str, str],
     profile: VendorProfile,
     policy: DeprovisionConfig,
 ) -> tuple[list[Op], list[Op]]:
-    wanted = desired.memberships
-    held = mirror.memberships
-    columns = ("group_key", "external_id")
-    in_mirror, still_wanted = _presence(_row_hashes(wanted, columns), _row_hashes(held, columns))
-    adds = _drop_people(wanted.loc[~in_mirror], not_live)
+    change = _change(
+        desired.memberships,
+        mirror.memberships,
+        rows,
+        ("group_key",),
+        desired,
+        live,
+        removals=policy.remove_memberships,
+    )
     add_ops: list[Op] = []
-    for group, members in _grouped(adds, "group_key", "external_id"):
+    adds = ((str(group), person) for person, group in change.added)
+    for group, members in _grouped(adds):
         for chunk in _chunks(members, profile.max_members_per_call):
             after = ((group_ready[group],) if group in group_ready else ()) + _needs(
                 user_ready, chunk
             )
             add_ops.append(AddMembers(group_key=group, external_ids=chunk, depends_on=after))
-    remove_ops: list[Op] = []
-    if policy.remove_memberships and len(held):
-        gone = _drop_people(held.loc[~still_wanted], not_live)
-        gone = gone.sort_values(["group_key", "external_id"], kind="stable")
-        for group, person in zip(
-            gone["group_key"].tolist(), gone["external_id"].tolist(), strict=True
-        ):
-            remove_ops.append(RemoveMember(group_key=group, external_id=person))
+    gone = sorted((str(group), person) for person, group in change.removed)
+    remove_ops: list[Op] = [
+        RemoveMember(group_key=group, external_id=person) for group, person in gone
+    ]
     return add_ops, remove_ops
+
+
+def _items(pairs: Iterable[tuple[str, Hashable]]) -> Iterator[tuple[str, tuple[str, str]]]:
+    """Assignment pairs with their (kind, item_id) label typed as such."""
+    for person, label in pairs:
+        yield person, cast(tuple[str, str], label)
 
 
 def _assignment_ops(
     desired: Desired,
     mirror: Mirror,
-    not_live: pa.Array,
+    rows: np.ndarray,
+    live: np.ndarray,
     user_ready: Mapping[str, tuple[str, ...]],
     profile: VendorProfile,
     policy: DeprovisionConfig,
 ) -> tuple[list[Op], list[Op]]:
-    wanted = desired.assignments
-    held = mirror.assignments
-    columns = ("external_id", "kind", "item_id")
-    in_mirror, still_wanted = _presence(_row_hashes(wanted, columns), _row_hashes(held, columns))
-    new = _drop_people(wanted.loc[~in_mirror], not_live)
+    change = _change(
+        desired.assignments,
+        mirror.assignments,
+        rows,
+        ("kind", "item_id"),
+        desired,
+        live,
+        removals=policy.unassign_courses,
+    )
     assign_ops: list[Op] = []
     for kind in ("course", "learning_path"):
-        part = new.loc[new["kind"] == kind]
-        for person, items in _grouped(part, "external_id", "item_id"):
+        chosen = ((p, item) for p, (of_kind, item) in _items(change.added) if of_kind == kind)
+        for person, items in _grouped(chosen):
             after = user_ready.get(person, ())
             for chunk in _chunks(items, profile.max_courses_per_call):
                 if kind == "course":
@@ -243,19 +265,11 @@ def _assignment_ops(
                         )
                     )
     unassign_ops: list[Op] = []
-    if policy.unassign_courses and len(held):
-        gone = _drop_people(held.loc[~still_wanted], not_live)
-        gone = gone.sort_values(["external_id", "kind", "item_id"], kind="stable")
-        for person, kind, item in zip(
-            gone["external_id"].tolist(),
-            gone["kind"].tolist(),
-            gone["item_id"].tolist(),
-            strict=True,
-        ):
-            if kind == "course":
-                unassign_ops.append(UnassignCourse(external_id=person, course_id=item))
-            else:
-                unassign_ops.append(UnassignLearningPath(external_id=person, learning_path_id=item))
+    for person, (kind, item) in sorted(_items(change.removed)):
+        if kind == "course":
+            unassign_ops.append(UnassignCourse(external_id=person, course_id=item))
+        else:
+            unassign_ops.append(UnassignLearningPath(external_id=person, learning_path_id=item))
     return assign_ops, unassign_ops
 
 
@@ -280,12 +294,20 @@ def diff(
     worker = UserDiff(desired, users, policy, listing)
     user_ops = worker.run()
     group_ops, group_ready = _group_ops(desired, mirror, listing)
-    not_live = worker.not_live_ids()
+    live = worker.live
+    member_rows, assignment_rows = rows_of(
+        [
+            arrow_text(mirror.memberships["external_id"]),
+            arrow_text(mirror.assignments["external_id"]),
+        ],
+        desired.external_ids,
+        known=(arrow_text(users["external_id"]).combine_chunks(), worker.rows_of_users()),
+    )
     add_ops, remove_ops = _membership_ops(
-        desired, mirror, not_live, user_ops.ready, group_ready, profile, policy
+        desired, mirror, member_rows, live, user_ops.ready, group_ready, profile, policy
     )
     assign_ops, unassign_ops = _assignment_ops(
-        desired, mirror, not_live, user_ops.ready, profile, policy
+        desired, mirror, assignment_rows, live, user_ops.ready, profile, policy
     )
     ops: list[Op] = [
         *group_ops,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -68,18 +69,27 @@ def _large(values: pd.Series | pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     return pc.fill_null(array, "") if array.null_count else array
 
 
-Column = pd.Series | pa.ChunkedArray | pa.Array
+Column: TypeAlias = pd.Series | pa.ChunkedArray | pa.Array
+
+
+CHUNK = 1 << 17
+"""Rows hashed at a time: the joined texts and their bytes objects of a whole roster would
+add hundreds of megabytes to the peak for a million people."""
 
 
 def hash_columns(*columns: Column | pa.Scalar, key: str = DEFAULT_KEY) -> np.ndarray:
     """uint64 hash per row of the columns joined by US (scalars repeat on every row)."""
     parts = [c if isinstance(c, pa.Scalar) else _large(c) for c in columns]
-    if len(parts) == 1:
-        joined = parts[0]
-    else:
-        joined = pc.binary_join_element_wise(*parts, pa.scalar(US, pa.large_string()))
-    as_bytes = joined.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
-    return _hash_bytes(as_bytes, key)
+    arrays = [p for p in parts if not isinstance(p, pa.Scalar)]
+    rows = len(arrays[0]) if arrays else 0
+    hashed = np.zeros(rows, dtype=np.uint64)
+    separator = pa.scalar(US, pa.large_string())
+    for start in range(0, rows, CHUNK):
+        piece = [p if isinstance(p, pa.Scalar) else p.slice(start, CHUNK) for p in parts]
+        joined = piece[0] if len(piece) == 1 else pc.binary_join_element_wise(*piece, separator)
+        as_bytes = joined.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
+        hashed[start : start + len(as_bytes)] = _hash_bytes(as_bytes, key)
+    return hashed
 
 
 def hash_frame(external_id: Column, match_value: Column, attrs: Mapping[str, Column]) -> np.ndarray:

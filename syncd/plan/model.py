@@ -34,12 +34,12 @@ LISTING_COLUMNS: Mapping[str, tuple[str, ...]] = {
 ASSIGNMENT_KINDS = ("course", "learning_path")
 
 
-def _frame(columns: tuple[str, ...]) -> pd.DataFrame:
+def _frame(columns: tuple[str, ...], attrs: str = "object") -> pd.DataFrame:
     dtypes: dict[str, Any] = {c: "str" for c in columns}
     if "active" in dtypes:
         dtypes["active"] = "bool"
     if "attrs" in dtypes:
-        dtypes["attrs"] = "object"
+        dtypes["attrs"] = attrs
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
 
 
@@ -73,8 +73,9 @@ class Mirror:
 
     @classmethod
     def empty(cls) -> Mirror:
-        """The mirror of a connection that has never synced."""
-        return cls(**{name: _frame(cols) for name, cols in MIRROR_COLUMNS.items()})
+        """The mirror of a connection that has never synced (``attrs`` as JSON text, as
+        ``syncd.state.mirror`` loads them)."""
+        return cls(**{name: _frame(cols, attrs="str") for name, cols in MIRROR_COLUMNS.items()})
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Assignment rules, evaluated over the whole roster at once.
 
-A rule's conditions become boolean masks over the people frame (one Arrow compute
-expression each, never a loop over people); a rule applies where all its masks hold. Only
-people who are active in the HRIS are considered: leavers are never given new courses.
+A rule's conditions become boolean masks over the people frame (Arrow and numpy over whole
+columns, never a loop over people); a rule applies where all its masks hold. Text tests run
+on a column's distinct values and are spread back by its dictionary codes: departments,
+titles and sites repeat, so a million people are a few dozen comparisons. Only people who
+are active in the HRIS are considered: leavers are never given new courses.
 
 Text tests (``equals``, ``in``, ``not``) ignore case (Unicode lower case) and surrounding
 spaces, as the config promises; ``regex`` is searched in the value as it is, case-sensitive
@@ -29,6 +31,7 @@ import pyarrow.compute as pc
 
 from syncd.config import Condition, Rule
 from syncd.errors import ConfigError
+from syncd.plan.sets import Pairs, member_pairs
 
 ASSIGNMENT_COLUMNS = ("external_id", "kind", "item_id", "rule")
 _EPOCH = date(1970, 1, 1)
@@ -38,12 +41,31 @@ _EPOCH = date(1970, 1, 1)
 class RuleResult:
     """Every (person, course or learning path) the rules give, and what looked wrong.
 
-    ``assignments`` may name the same item for a person twice when two rules give it (the
-    diff removes repeats among the few rows it acts on, instead of over the whole roster).
+    ``pairs`` rows index the people frame, labels are ``(kind, item_id)``; ``rules`` holds,
+    per pair, the index of the rule that gave it. A person may get the same item from two
+    rules (the diff treats pairs as a set).
     """
 
-    assignments: pd.DataFrame
+    pairs: Pairs
+    rules: np.ndarray
+    names: tuple[str, ...]
     warnings: tuple[str, ...]
+
+    def frame(self, external_ids: pd.Series) -> pd.DataFrame:
+        """The pairs as text (external_id, kind, item_id, rule), for people to read."""
+        ids = external_ids.to_numpy(dtype=object)
+        labels = self.pairs.labels
+        return pd.DataFrame(
+            {
+                "external_id": pd.Series(ids[self.pairs.rows], dtype="str"),
+                "kind": pd.Series([labels[c][0] for c in self.pairs.codes.tolist()], dtype="str"),
+                "item_id": pd.Series(
+                    [labels[c][1] for c in self.pairs.codes.tolist()], dtype="str"
+                ),
+                "rule": pd.Series([self.names[r] for r in self.rules.tolist()], dtype="str"),
+            },
+            columns=list(ASSIGNMENT_COLUMNS),
+        )
 
 
 def arrow_text(column: pd.Series) -> pa.ChunkedArray:
@@ -100,15 +122,17 @@ class _Evaluator:
         memberships: pd.DataFrame,
         today: date,
         hire_field: str,
+        members: Pairs | None,
     ) -> None:
         self.people = people
         self.groups = groups
         self.memberships = memberships
+        self.members = members
         self.today = today
         self.hire_field = hire_field
         self.warnings: list[str] = []
         self._raw: dict[str, pa.ChunkedArray] = {}
-        self._folded: dict[str, pa.ChunkedArray] = {}
+        self._encoded: dict[str, pa.DictionaryArray] = {}
 
     def _column(self, field: str, where: str) -> pd.Series:
         if field not in self.people.columns:
@@ -121,10 +145,22 @@ class _Evaluator:
             self._raw[field] = arrow_text(self._column(field, where))
         return self._raw[field]
 
-    def folded(self, field: str, where: str) -> pa.ChunkedArray:
-        if field not in self._folded:
-            self._folded[field] = pc.utf8_lower(pc.utf8_trim_whitespace(self.raw(field, where)))
-        return self._folded[field]
+    def encoded(self, field: str, where: str) -> pa.DictionaryArray:
+        """The column dictionary-encoded: a text test runs on its few distinct values."""
+        if field not in self._encoded:
+            self._encoded[field] = self.raw(field, where).combine_chunks().dictionary_encode()
+        return self._encoded[field]
+
+    def _one_of(self, field: str, values: Sequence[str], where: str) -> np.ndarray:
+        """Whose value is one of ``values``, ignoring case and surrounding spaces.
+
+        Folding (lower case, trim) the distinct values only, then spreading the answer by
+        the codes, beats folding a million texts: departments, titles and sites repeat.
+        """
+        encoded = self.encoded(field, where)
+        folded = pc.utf8_lower(pc.utf8_trim_whitespace(encoded.dictionary))
+        hit = pc.is_in(folded, value_set=_folded(values))
+        return to_mask(pc.take(hit, encoded.indices))
 
     def condition(self, cond: Condition, where: str) -> np.ndarray:
         if cond.member_of is not None:
@@ -133,15 +169,16 @@ class _Evaluator:
             return self._hired_within(cond.field or self.hire_field, cond.hired_within_days, where)
         assert cond.field is not None
         if cond.regex is not None:
-            return _regex(self.raw(cond.field, where), cond.regex)
-        values = self.folded(cond.field, where)
+            encoded = self.encoded(cond.field, where)
+            hit = _regex(encoded.dictionary, cond.regex)
+            return hit[encoded.indices.to_numpy(zero_copy_only=False)]
         if cond.equals is not None:
-            return to_mask(pc.equal(values, _folded([cond.equals])[0]))
+            return self._one_of(cond.field, [cond.equals], where)
         if cond.in_ is not None:
-            return to_mask(pc.is_in(values, value_set=_folded(cond.in_)))
+            return self._one_of(cond.field, cond.in_, where)
         assert cond.not_ is not None
         excluded = [cond.not_] if isinstance(cond.not_, str) else cond.not_
-        return ~to_mask(pc.is_in(values, value_set=_folded(excluded)))
+        return ~self._one_of(cond.field, excluded, where)
 
     def _hired_within(self, field: str, days: int, where: str) -> np.ndarray:
         hired = day_numbers(self._column(field, where))
@@ -150,17 +187,20 @@ class _Evaluator:
             return np.asarray(age <= days, dtype=bool)
 
     def _member_of(self, key: str, where: str) -> np.ndarray:
+        found = np.zeros(len(self.people), dtype=bool)
         if key not in set(self.groups["key"].tolist()):
             self.warnings.append(f"{where}: no group `{key}` in this export; it matches nobody")
-            return np.zeros(len(self.people), dtype=bool)
-        inside = pa.array(sorted(descendants(self.groups, key)), pa.large_string())
-        keys = arrow_text(self.memberships["group_key"])
-        members = arrow_text(self.memberships["external_id"]).filter(pc.is_in(keys, inside))
-        ids = arrow_text(self.people["external_id"])
-        return to_mask(pc.is_in(ids, value_set=pc.unique(members)))
+            return found
+        if self.members is None:
+            people = arrow_text(self.people["external_id"]).combine_chunks()
+            self.members = member_pairs(self.memberships, people)
+        inside = descendants(self.groups, key)
+        codes = [code for code, label in enumerate(self.members.labels) if label in inside]
+        found[self.members.rows[np.isin(self.members.codes, codes)]] = True
+        return found
 
 
-def _regex(values: pa.ChunkedArray, pattern: str) -> np.ndarray:
+def _regex(values: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
     """Python regex semantics: Arrow's RE2 runs it when it accepts the pattern."""
     try:
         return to_mask(pc.match_substring_regex(values, pattern))
@@ -182,15 +222,20 @@ def evaluate_rules(
     today: date,
     where: str = "rules",
     hire_field: str = "hire_date",
+    members: Pairs | None = None,
 ) -> RuleResult:
-    """Every assignment the rules give to the active people of ``people``.
+    """Every assignment the rules give to the active people of ``people``, in rule order,
+    then people order (no strings per person: see :class:`RuleResult`).
 
-    One row per (external_id, kind, item_id, rule) in rule order, then people order.
+    ``members``: ``memberships`` as pairs over ``people`` (``sets.member_pairs``), when the
+    caller has them already.
     """
     active = people["active"].to_numpy(dtype=bool)
-    evaluator = _Evaluator(people, groups, memberships, today, hire_field)
-    ids = arrow_text(people["external_id"])
-    pieces: list[pa.Table] = []
+    evaluator = _Evaluator(people, groups, memberships, today, hire_field, members)
+    labels: dict[tuple[str, str], int] = {}
+    rows: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    given_by: list[np.ndarray] = []
     for number, rule in enumerate(rules):
         at = f"{where}[{number}] ({rule.name})"
         mask = active.copy()
@@ -198,23 +243,18 @@ def evaluate_rules(
             if not mask.any():
                 break
             mask &= evaluator.condition(cond, f"{at}.when[{index}]")
-        chosen = ids.filter(pa.array(mask))
-        given = (("course", rule.assign.courses), ("learning_path", rule.assign.learning_paths))
-        for kind, items in given:
-            for item in dict.fromkeys(items):
-                pieces.append(
-                    pa.table(
-                        {
-                            "external_id": chosen,
-                            "kind": pa.repeat(pa.scalar(kind, pa.large_string()), len(chosen)),
-                            "item_id": pa.repeat(pa.scalar(item, pa.large_string()), len(chosen)),
-                            "rule": pa.repeat(pa.scalar(rule.name, pa.large_string()), len(chosen)),
-                        }
-                    )
-                )
-    if not pieces:
-        frame = pd.DataFrame({c: pd.Series([], dtype="str") for c in ASSIGNMENT_COLUMNS})
+        chosen = np.flatnonzero(mask)
+        items = [("course", c) for c in rule.assign.courses]
+        items += [("learning_path", p) for p in rule.assign.learning_paths]
+        for item in dict.fromkeys(items):
+            code = labels.setdefault(item, len(labels))
+            rows.append(chosen)
+            codes.append(np.full(len(chosen), code, np.int64))
+            given_by.append(np.full(len(chosen), number, np.int32))
+    if not rows:
+        pairs, by = Pairs.empty(tuple(labels)), np.zeros(0, np.int32)
     else:
-        table = pa.concat_tables(pieces)
-        frame = pd.DataFrame({c: pd.Series(table[c], dtype="str") for c in ASSIGNMENT_COLUMNS})
-    return RuleResult(frame, tuple(evaluator.warnings))
+        pairs = Pairs(np.concatenate(rows), np.concatenate(codes), tuple(labels))
+        by = np.concatenate(given_by)
+    names = tuple(rule.name for rule in rules)
+    return RuleResult(pairs, by, names, tuple(evaluator.warnings))

@@ -218,12 +218,12 @@ class UserDiff:
         self._absent()
         return self.ops
 
-    def not_live_ids(self) -> pa.Array:
-        """People who will not hold an active, synced account after this plan."""
-        gone = self.users["external_id"].iloc[self.pairing.unpaired_mirror]
-        stay_out = self.ids[~self.live]
-        chunks = [c for part in (stay_out, gone) for c in arrow_text(part).chunks]
-        return pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+    def rows_of_users(self) -> np.ndarray:
+        """Each mirror user's row among the desired people (-1: not in this export)."""
+        rows = np.full(len(self.users), -1, dtype=np.int64)
+        paired = np.flatnonzero(self.in_mirror)
+        rows[self.pairing.mirror_row[paired]] = paired
+        return rows
 
     # ------------------------------------------------------------------ helpers
 

@@ -21,18 +21,14 @@ masked.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import (
     URL,
     Connection,
@@ -42,6 +38,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    inspect,
     make_url,
     text,
 )
@@ -51,6 +48,12 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from syncd.errors import StateError
 from syncd.log import redact
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# alembic is imported where migrations are handled, not here: importing it takes a quarter
+# of a second, which read-only commands (`syncd plan`) need not pay.
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 """The packaged alembic script folder."""
@@ -180,6 +183,8 @@ def dialect_insert(
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     if connection is not None:
@@ -189,6 +194,8 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The revision this syncd's models correspond to."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None, "syncd ships at least one migration"
     return head
@@ -196,6 +203,9 @@ def head_revision() -> str:
 
 def known_revision(revision: str) -> bool:
     """Whether this syncd ships ``revision`` (False: a newer syncd upgraded the database)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     try:
         ScriptDirectory.from_config(_alembic_config()).get_revision(revision)
     except CommandError:
@@ -215,8 +225,43 @@ def _reporting(engine: Engine, doing: str) -> Iterator[None]:
         ) from None
 
 
+def recorded_revision(engine: Engine) -> str | None:
+    """What :func:`current_revision` says, read with plain SQL instead of through alembic.
+
+    For read-only commands that only need to know whether the schema is this syncd's.
+    """
+    with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return None if found is None else str(found)
+
+
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+)$", re.MULTILINE)
+
+
+def shipped_head() -> str:
+    """:func:`head_revision` read from the scripts' ``revision``/``down_revision`` lines.
+
+    Loading the scripts through alembic means importing alembic and every script; this
+    reads a few lines of text. A test checks that both agree.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in sorted((MIGRATIONS / "versions").glob("*.py")):
+        for name, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            found = set(re.findall(r"[\"']([^\"']+)[\"']", value))
+            (revisions if name == "revision" else parents).update(found)
+    heads = revisions - parents
+    if len(heads) != 1:
+        return head_revision()
+    return heads.pop()
+
+
 def current_revision(engine: Engine) -> str | None:
     """The database's schema revision; None for a database syncd never upgraded."""
+    from alembic.runtime.migration import MigrationContext
+
     with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -227,15 +272,21 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> tuple[str | N
     Safe to run from several processes at once: they take turns and the later ones find
     nothing to do.
     """
+    from alembic import command
+
     return _migrate(target, lambda cfg: command.upgrade(cfg, revision))
 
 
 def downgrade(target: str | URL | Engine, revision: str) -> tuple[str | None, str | None]:
     """Revert migrations down to ``revision`` (``"base"`` empties the database)."""
+    from alembic import command
+
     return _migrate(target, lambda cfg: command.downgrade(cfg, revision))
 
 
 def _migrate(target: str | URL | Engine, run: Any) -> tuple[str | None, str | None]:
+    from alembic.runtime.migration import MigrationContext
+
     engine = target if isinstance(target, Engine) else create_engine_for(target)
     try:
         with _reporting(engine, "changing the schema"), engine.begin() as connection:

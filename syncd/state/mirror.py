@@ -1,10 +1,11 @@
 """The mirror: what syncd has confirmed each LMS holds, loaded for the plan, changed by the worker.
 
 Loading turns one connection's mirror rows into the plain :class:`~syncd.plan.model.Mirror`
-the (SQLAlchemy-free) plan diffs against. It reads Core selects into DataFrames straight
-from the DBAPI cursor, never through ORM objects or SQLAlchemy rows, and leaves ``attrs``
-as JSON text for the plan to decode only where a hash changed: 100,000 users and their
-memberships load in about half a second on SQLite and PostgreSQL alike. Missing texts are
+the (SQLAlchemy-free) plan diffs against. Each table comes as one aggregate row per
+column (all texts joined, and their lengths) that Arrow takes over without copying, never
+one Python object per row (see :func:`_frame`), and ``attrs`` stay JSON text for the plan
+to decode only where a hash changed: a million users with their memberships and courses
+load in a couple of seconds on SQLite. Missing texts are
 ``""`` in the frames (a user whose remote id is not known yet, a group at the top), never
 NaN, so the plan compares plain strings.
 
@@ -22,9 +23,26 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Select, Text, cast, delete, select, update
-from sqlalchemy.orm import Session
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    Text,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from syncd.errors import StateError
 from syncd.plan.hashing import hash_attrs
@@ -58,39 +76,52 @@ def load_mirror_frames(
     """
     users = _frame(
         db,
-        select(
-            MirrorUser.external_id,
-            MirrorUser.remote_id,
-            MirrorUser.match_value,
-            MirrorUser.active,
-            cast(MirrorUser.attrs, Text),
-            MirrorUser.attrs_hash,
-        )
-        .where(MirrorUser.connection == connection)
-        .order_by(MirrorUser.external_id),
+        MirrorUser,
+        connection,
+        {
+            "external_id": MirrorUser.external_id,
+            "remote_id": MirrorUser.remote_id,
+            "match_value": MirrorUser.match_value,
+            "active": MirrorUser.active,
+            "attrs": cast(MirrorUser.attrs, Text),
+            "attrs_hash": MirrorUser.attrs_hash,
+        },
+        (MirrorUser.external_id,),
         "users",
     )
-    if decode_attrs:
+    if decode_attrs and len(users):
         users["attrs"] = pd.Series(_decode_all(users["attrs"]), index=users.index, dtype=object)
     groups = _frame(
         db,
-        select(MirrorGroup.key, MirrorGroup.remote_id, MirrorGroup.name, MirrorGroup.parent_key)
-        .where(MirrorGroup.connection == connection)
-        .order_by(MirrorGroup.key),
+        MirrorGroup,
+        connection,
+        {
+            "key": MirrorGroup.key,
+            "remote_id": MirrorGroup.remote_id,
+            "name": MirrorGroup.name,
+            "parent_key": MirrorGroup.parent_key,
+        },
+        (MirrorGroup.key,),
         "groups",
     )
     memberships = _frame(
         db,
-        select(MirrorMembership.group_key, MirrorMembership.external_id)
-        .where(MirrorMembership.connection == connection)
-        .order_by(MirrorMembership.group_key, MirrorMembership.external_id),
+        MirrorMembership,
+        connection,
+        {"group_key": MirrorMembership.group_key, "external_id": MirrorMembership.external_id},
+        (MirrorMembership.group_key, MirrorMembership.external_id),
         "memberships",
     )
     assignments = _frame(
         db,
-        select(MirrorAssignment.external_id, MirrorAssignment.kind, MirrorAssignment.item_id)
-        .where(MirrorAssignment.connection == connection)
-        .order_by(MirrorAssignment.external_id, MirrorAssignment.kind, MirrorAssignment.item_id),
+        MirrorAssignment,
+        connection,
+        {
+            "external_id": MirrorAssignment.external_id,
+            "kind": MirrorAssignment.kind,
+            "item_id": MirrorAssignment.item_id,
+        },
+        (MirrorAssignment.external_id, MirrorAssignment.kind, MirrorAssignment.item_id),
         "assignments",
     )
     return {
@@ -101,29 +132,178 @@ def load_mirror_frames(
     }
 
 
-def _frame(db: Db, statement: Select[Any], name: str) -> pd.DataFrame:
-    """Rows of ``statement`` as a frame with the contract's columns; text columns never NaN.
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+Columns = Mapping[str, Column]
 
-    Rows are fetched from the DBAPI cursor itself: building a SQLAlchemy ``Row`` per record
-    would double the load time, and these selects need none of its type processing (JSON
-    is read as text, booleans are converted here).
+
+def _frame(
+    db: Db,
+    model: type[Any],
+    connection: str,
+    columns: Columns,
+    order: tuple[Column, ...],
+    name: str,
+) -> pd.DataFrame:
+    """One connection's rows of ``model`` as a frame with the contract's columns.
+
+    A million people and their assignments are several million rows: fetched one Python
+    tuple per row they take seconds. So the database hands each column over as one text
+    (see :func:`_joined`) that Arrow cuts into values: a handful of objects in all.
     """
-    connection = db.connection() if isinstance(db, Session) else db
-    result = connection.execute(statement)
+    where = model.connection == connection
+    conn = db.connection() if isinstance(db, Session) else db
+    joined = _joined(conn, columns, where, order)
+    if joined is not None:
+        return _as_frame(name, joined)
+    statement = select(*columns.values()).where(where).order_by(*order)
+    result = conn.execute(statement)
     try:
         records = result.cursor.fetchall()
     finally:
         result.close()
-    columns = list(MIRROR_COLUMNS[name])
-    frame = pd.DataFrame.from_records(records, columns=columns, nrows=len(records))
-    for column in columns:
-        if column == "active":
-            frame[column] = frame[column].astype(bool)
-        elif column == "attrs":
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), "{}")
+    frame = pd.DataFrame.from_records(records, columns=list(columns), nrows=len(records))
+    return _as_frame(name, {c: frame[c] for c in columns})
+
+
+_SEP = "\x1e"
+"""Between the values of a joined column (JSON escapes it; keys and names do not hold it)."""
+
+_WIDE = frozenset({"attrs"})
+"""Columns joined without separators and cut by their byte lengths instead: splitting
+would copy their many megabytes once more, measuring costs the database little."""
+
+
+def _as_text(column: Column) -> ColumnElement[Any]:
+    """The column as text for aggregating: booleans as 1/0, NULL as "" (aggregates skip
+    NULLs, which would shift every later value)."""
+    if isinstance(column.type, Boolean):
+        return case((column, "1"), else_="0")
+    if getattr(column, "nullable", True):
+        return func.coalesce(column, "")
+    return column.expression if isinstance(column, QueryableAttribute) else column
+
+
+def _joined(
+    conn: Connection,
+    columns: Columns,
+    where: ColumnElement[bool],
+    order: tuple[Column, ...],
+) -> dict[str, pa.Array | np.ndarray] | None:
+    """Each column as one Arrow text array (``active`` as a bool array), from one SELECT.
+
+    The database joins each column's values into one text (``group_concat``/``string_agg``)
+    with ``_SEP`` between them, or, for ``_WIDE`` columns, with nothing between and their
+    byte lengths alongside. The aggregates of one SELECT see the rows in the same order,
+    so the columns stay aligned, and the row count comes along: a value that happens to
+    hold the separator makes a split come out longer, and None sends the caller down the
+    row-by-row path (as does a database this does not know how to ask).
+    """
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+
+    def joined(text: ColumnElement[Any], sep: str) -> ColumnElement[Any]:
+        if dialect == "sqlite":
+            return cast(func.group_concat(text, sep), LargeBinary)
+        return func.convert_to(
+            func.string_agg(text, aggregate_order_by(literal(sep), *order)), "UTF8"
+        )
+
+    def lengths(text: ColumnElement[Any]) -> ColumnElement[Any]:
+        if dialect == "sqlite":
+            return func.group_concat(func.length(cast(text, LargeBinary)), ",")
+        size = cast(func.octet_length(text), Text)
+        return func.string_agg(size, aggregate_order_by(literal(","), *order))
+
+    aggregates: list[ColumnElement[Any]] = []
+    for name, column in columns.items():
+        text = _as_text(column)
+        if isinstance(column.type, Boolean):
+            aggregates.append(joined(text, ""))
+        elif name in _WIDE:
+            aggregates += [joined(text, ""), lengths(text)]
         else:
-            frame[column] = frame[column].astype("str").fillna("")
-    return frame
+            aggregates.append(joined(text, _SEP))
+    statement = select(func.count(), *aggregates).where(where)
+    if dialect == "sqlite":
+        # SQLite (before 3.44) cannot order inside group_concat, and an ordered subquery
+        # costs a third more; a range condition on the leading key column makes it walk
+        # the primary-key index, which yields the rows in key order.
+        statement = statement.where(order[0] >= "")
+    result = conn.execute(statement)
+    try:
+        row = result.cursor.fetchone()
+        assert row is not None, "an aggregate SELECT always has one row"
+        count, *values = row
+    finally:
+        result.close()
+    found: dict[str, pa.Array | np.ndarray] = {}
+    for name, column in columns.items():
+        data = bytes(values.pop(0) or b"")
+        cut: pa.Array | np.ndarray | None
+        if isinstance(column.type, Boolean):
+            cut = np.frombuffer(data, dtype=np.uint8) == ord("1")
+        elif name in _WIDE:
+            cut = _measured(data, values.pop(0) or "", count)
+        else:
+            cut = _split(data, count)
+        if cut is None or len(cut) != count:
+            return None
+        found[name] = cut
+    return found
+
+
+def _split(data: bytes, count: int) -> pa.Array:
+    """A joined column's values (``count`` of them; none when there are no rows)."""
+    if not count:
+        return pa.array([], pa.large_string())
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    return pc.split_pattern(whole, _SEP).flatten()
+
+
+def _measured(data: bytes, lengths: str, count: int) -> pa.Array | None:
+    """An Arrow text array over ``data`` as it is (no copy), cut by the byte ``lengths``.
+
+    None when the pieces do not add up.
+    """
+    if not count:
+        return pa.array([], pa.large_string())
+    pieces = pc.split_pattern(pa.array([lengths], pa.large_string()), ",").flatten()
+    sizes = pc.cast(pieces, pa.int64()).to_numpy()
+    if len(sizes) != count:
+        return None
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    if offsets[-1] != len(data):
+        return None
+    array = pa.Array.from_buffers(
+        pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    array.validate(full=True)
+    return array
+
+
+def _as_frame(name: str, values: Mapping[str, Any]) -> pd.DataFrame:
+    """The contract's dtypes: text columns as ``str`` without NaN, ``active`` as bool."""
+    frame: dict[str, pd.Series] = {}
+    for column in MIRROR_COLUMNS[name]:
+        raw = values[column]
+        if isinstance(raw, np.ndarray) and raw.dtype == bool:
+            frame[column] = pd.Series(raw)
+        elif isinstance(raw, pa.Array):
+            empty = pc.equal(raw, "")
+            if column == "attrs" and pc.any(empty).as_py():
+                raw = pc.if_else(empty, "{}", raw)
+            frame[column] = pd.Series(raw, dtype="str")
+        elif column == "active":
+            frame[column] = pd.Series(raw, dtype=object).astype(bool)
+        else:
+            series = pd.Series(raw, dtype=object).where(pd.notna(raw), "")
+            if column == "attrs":
+                series = series.where(series != "", "{}")
+            frame[column] = series.astype("str")
+    return pd.DataFrame(frame)
 
 
 def _decode_all(texts: pd.Series) -> list[dict[str, str]]:

@@ -86,3 +86,26 @@ def test_duration_under_the_litmos_rate_rule() -> None:
     rate = RateConfig(requests=100, per_seconds=60)
     assert plan.duration_seconds(rate) == (2040 - 1) // 100 * 60
     assert plan.summary(rate=rate)["duration_seconds"] == 1200.0
+
+
+def test_the_litmos_connector_profile_plans_the_minimum() -> None:
+    """The same scenario with the profile the Litmos connector really declares.
+
+    The minimum is counted here from the API's rules, not from the plan: one create per
+    hire, one create per new team, one member list per team, one course list per hire.
+    """
+    from syncd.vendors import profile
+
+    litmos = profile("litmos")
+    data = roster(HIRES, groupings={"team": ("department",)})
+    plan = build_plan(
+        data, connection(groups=["team"], rules=RULES), litmos, Mirror.empty(), today=TODAY
+    )
+    minimum = len(HIRES) + len(TEAMS) + len(TEAMS) + len(HIRES)
+    assert plan.calls == minimum == 2040
+    per_hire = {op.external_id: op.course_ids for op in plan.ops if isinstance(op, AssignCourses)}
+    assert len(per_hire) == 1000
+    assert per_hire["H0000"] == ("C-EVEN-1", "C-EVEN-2", "C-SAFETY", "C-WELCOME")
+    assert per_hire["H0001"] == ("C-SAFETY", "C-WELCOME")
+    members = [op.external_ids for op in plan.ops if isinstance(op, AddMembers)]
+    assert sorted(len(m) for m in members) == [50] * 20

@@ -1,8 +1,10 @@
 """Property tests over random sequences of exports and random policies.
 
-For every export of a sequence: planning twice gives the same plan; applying the plan to the
-mirror yields the desired state (checked against expectations computed here from the rows,
-not from the plan's own desired state); and planning again after applying finds nothing.
+For every export of a sequence: planning twice (or from the rows in another order) gives the
+same plan, with unique idempotency keys; applying the plan to the mirror yields the desired
+state (checked against expectations computed here from the rows, not from the plan's own
+desired state), and people whose row was rejected keep exactly what they had; and planning
+again after applying finds nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ RULES = [
 row_strategy = st.fixed_dictionaries(
     {
         "present": st.booleans(),
+        "rejected": st.sampled_from([False, False, False, True]),
         "active": st.booleans(),
         "department": st.sampled_from(["A", "B", "C"]),
         "division": st.sampled_from(["Ops", "Ops", "Lab"]),
@@ -52,10 +55,15 @@ policy_strategy = st.fixed_dictionaries(
 )
 
 
+def rejected_of(export: list[dict[str, Any]]) -> list[str]:
+    """People whose row is in the export but was rejected (unknown this run)."""
+    return [e for e, spec in zip(IDS, export, strict=True) if spec["present"] and spec["rejected"]]
+
+
 def rows_of(export: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for external_id, spec in zip(IDS, export, strict=True):
-        if not spec["present"]:
+        if not spec["present"] or spec["rejected"]:
             continue
         rows.append(
             person(
@@ -93,7 +101,11 @@ def expected_items(row: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def check(
-    before: Mirror, after: Mirror, rows: list[dict[str, Any]], policy: dict[str, Any]
+    before: Mirror,
+    after: Mirror,
+    rows: list[dict[str, Any]],
+    policy: dict[str, Any],
+    rejected: list[str],
 ) -> None:
     """The mirror after applying the plan is the desired state, policy by policy."""
     old = before.users.set_index("external_id")
@@ -139,7 +151,16 @@ def check(
                 }
         else:
             assert external_id not in new.index
-    for external_id in set(old.index) - set(present):
+    for external_id in rejected:
+        if external_id in old.index:
+            assert new.loc[external_id, "active"] == old.loc[external_id, "active"]
+            assert new.loc[external_id, "attrs"] == old.loc[external_id, "attrs"]
+            assert {m for m in members if m[1] == external_id} == {
+                m for m in old_members if m[1] == external_id
+            }
+        else:
+            assert external_id not in new.index
+    for external_id in set(old.index) - set(present) - set(rejected):
         action = policy["on_absent"]
         if action == "delete":
             assert external_id not in new.index
@@ -162,18 +183,24 @@ def test_plans_lead_to_the_desired_state(
     mirror = Mirror.empty()
     for export in exports:
         rows = rows_of(export)
-        data = roster(rows)
+        rejected = rejected_of(export)
+        data = roster(rows, rejected_keys=rejected)
         plan = build_plan(data, config, LITMOS_LIKE, mirror, today=TODAY)
         twice = build_plan(data, config, LITMOS_LIKE, mirror, today=TODAY)
-        assert plan.ops == twice.ops
-        assert [op.key for op in plan.ops] == [op.key for op in twice.ops]
-        assert [op.depends_on for op in plan.ops] == [op.depends_on for op in twice.ops]
+        shuffled = build_plan(
+            roster(rows[::-1], rejected_keys=rejected), config, LITMOS_LIKE, mirror, today=TODAY
+        )
+        for other in (twice, shuffled):
+            assert plan.ops == other.ops
+            assert [op.key for op in plan.ops] == [op.key for op in other.ops]
+            assert [op.depends_on for op in plan.ops] == [op.depends_on for op in other.ops]
+        assert len({op.key for op in plan.ops}) == len(plan.ops), "idempotency keys are unique"
         assert plan.skipped.empty
         done: set[str] = set()
         for op in plan.ops:
             assert set(op.depends_on) <= done, op
             done.add(op.key)
         after = apply(plan, mirror)
-        check(mirror, after, rows, policy)
+        check(mirror, after, rows, policy, rejected)
         assert build_plan(data, config, LITMOS_LIKE, after, today=TODAY).ops == ()
         mirror = after

@@ -29,7 +29,7 @@ def matched(*conditions: dict[str, Any], rows: list[dict[str, Any]] | None = Non
         {"name": "r", "when": list(conditions), "assign": {"courses": ["C"]}}
     )
     result = evaluate_rules([rule], data.people, data.groups, data.memberships, today=TODAY)
-    return sorted(result.assignments["external_id"].tolist())
+    return sorted(result.frame(data.people["external_id"])["external_id"].tolist())
 
 
 def test_equals_ignores_case_and_spaces_and_leavers() -> None:
@@ -75,7 +75,7 @@ def test_unknown_group_matches_nobody_with_a_warning() -> None:
         {"name": "gone", "when": [{"member_of": "org:Nowhere"}], "assign": {"courses": ["C"]}}
     )
     result = evaluate_rules([rule], data.people, data.groups, data.memberships, today=TODAY)
-    assert result.assignments.empty
+    assert not len(result.pairs)
     assert result.warnings == (
         "rules[0] (gone).when[0]: no group `org:Nowhere` in this export; it matches nobody",
     )
@@ -101,7 +101,7 @@ def test_every_item_of_every_rule_with_its_rule_name() -> None:
         ),
     ]
     result = evaluate_rules(rules, data.people, data.groups, data.memberships, today=TODAY)
-    rows = sorted(result.assignments.itertuples(index=False, name=None))
+    rows = sorted(result.frame(data.people["external_id"]).itertuples(index=False, name=None))
     assert rows == [
         ("E1", "course", "C1", "all"),
         ("E1", "course", "C2", "all"),

@@ -1,0 +1,180 @@
+"""Memberships and assignments as integer pairs, so that a million people diff in milliseconds.
+
+A membership is (person, group key) and an assignment (person, (kind, item id)). Held as
+strings, a million people's courses are millions of Python-visible strings to hash, join
+and compare. Here a set of such pairs is two integer arrays: ``rows`` (the person's row in
+the desired people frame) and ``codes`` (an index into ``labels``, the few distinct groups
+or courses). Comparing the desired set with the mirror's is then one integer membership
+test each way (:func:`compare`); strings come back only for the pairs that become ops.
+
+The mirror's side is translated once per plan: its person keys are looked up among the
+export's people (:func:`rows_of`, each run of equal neighbours once: the mirror comes
+sorted by person), its labels are dictionary-encoded (:func:`label_codes`). A mirror pair
+whose person is not in the export gets row -1: such a person holds no live account this
+run (absent, or their row was rejected), and the diff never touches their memberships or
+courses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A set of (person row, label) pairs; ``rows[i]`` has ``labels[codes[i]]``.
+
+    Pairs may repeat (two rules giving the same course); ``compare`` and ``unique`` treat
+    the arrays as a set.
+    """
+
+    rows: np.ndarray
+    codes: np.ndarray
+    labels: tuple[Hashable, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def empty(cls, labels: Sequence[Hashable] = ()) -> Pairs:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), tuple(labels))
+
+
+def rows_of(
+    columns: Sequence[pa.ChunkedArray | pa.Array],
+    people: pa.Array,
+    known: tuple[pa.Array, np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Row among ``people`` (-1 where absent) of each value of each column, as int64.
+
+    One hash table serves every column (a dictionary encoding of ``people`` followed by
+    the columns' values), and equal neighbours are looked up once (run-end encoding), so a
+    person-sorted column (the mirror's assignments, several per person) costs little.
+    Nothing is looked up for a column that is ``people`` itself, in order (every person
+    in one group), nor for one whose runs are exactly the values of ``known`` (values
+    whose rows are already known: the mirror's users, whose assignments come in the same
+    order). ``people`` must not repeat a value (a Roster's keys never do).
+    """
+    flat = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
+    flat = [c.cast(pa.large_string()) for c in flat]
+    people = people.cast(pa.large_string())
+    count = len(people)
+    found: list[np.ndarray | None] = [None] * len(flat)
+    heads: list[tuple[int, pa.Array, np.ndarray | None]] = []
+    for index, column in enumerate(flat):
+        if not len(column) or not count:
+            found[index] = np.full(len(column), -1, np.int64)
+            continue
+        if _same(column, people):
+            found[index] = np.arange(count, dtype=np.int64)
+            continue
+        encoded = pc.run_end_encode(column, run_end_type=pa.int64())
+        if len(encoded.values) * 2 > len(column):
+            heads.append((index, column, None))
+            continue
+        lengths = np.diff(encoded.run_ends.to_numpy(), prepend=0)
+        if known is not None and _same(encoded.values, known[0]):
+            found[index] = np.repeat(known[1], lengths)
+        else:
+            heads.append((index, encoded.values, lengths))
+    if heads:
+        together = pa.chunked_array([people, *(values for _, values, _ in heads)])
+        codes = together.dictionary_encode()
+        indices = np.concatenate(
+            [chunk.indices.to_numpy(zero_copy_only=False) for chunk in codes.chunks]
+        ).astype(np.int64)
+        if not np.array_equal(indices[:count], np.arange(count)):
+            raise ValueError("rows_of: people must not repeat a value")
+        start = count
+        for index, values, lengths in heads:
+            part = indices[start : start + len(values)]
+            start += len(values)
+            rows = np.where(part < count, part, -1)
+            found[index] = rows if lengths is None else np.repeat(rows, lengths)
+    return [f if f is not None else np.zeros(0, np.int64) for f in found]
+
+
+def _same(left: pa.Array, right: pa.Array) -> bool:
+    """Equal text arrays, value by value (a comparison, no hashing)."""
+    if len(left) != len(right):
+        return False
+    return bool(pc.all(pc.equal(left, right.cast(left.type))).as_py())
+
+
+def label_codes(
+    columns: Sequence[pa.ChunkedArray | pa.Array], labels: dict[Hashable, int]
+) -> np.ndarray:
+    """The code of each row's label (one column: its text; several: the tuple of texts).
+
+    ``labels`` (label -> code) is extended with labels not seen before, in order of first
+    appearance among the distinct values.
+    """
+    parts = []
+    for column in columns:
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        encoded = column.dictionary_encode()
+        parts.append((encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary))
+    if not parts or not len(parts[0][0]):
+        return np.zeros(0, np.int64)
+    combined = np.zeros(len(parts[0][0]), np.int64)
+    for indices, dictionary in parts:
+        combined = combined * len(dictionary) + indices
+    seen = pd.unique(combined)
+    table = np.zeros(int(seen.max()) + 1, np.int64)
+    texts = [dictionary.to_pylist() for _, dictionary in parts]
+    for value in seen.tolist():
+        rest = int(value)
+        picked = []
+        for names in reversed(texts):
+            rest, at = divmod(rest, len(names))
+            picked.append(names[at])
+        label = picked[0] if len(picked) == 1 else tuple(reversed(picked))
+        table[value] = labels.setdefault(label, len(labels))
+    return table[combined]
+
+
+def member_pairs(memberships: pd.DataFrame, people: pa.Array) -> Pairs:
+    """A Roster's memberships (every grouping) as pairs over ``people``; labels: group keys.
+
+    Rows whose person is not among ``people`` are left out.
+    """
+    if not len(memberships):
+        return Pairs.empty()
+    (rows,) = rows_of([_text(memberships["external_id"])], people)
+    labels: dict[Hashable, int] = {}
+    codes = label_codes([_text(memberships["group_key"])], labels)
+    found = rows >= 0
+    return Pairs(rows[found], codes[found], tuple(labels))
+
+
+def _text(column: pd.Series) -> pa.Array:
+    array = pa.array(column.astype("str").fillna(""), pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def keys(rows: np.ndarray, codes: np.ndarray, width: int) -> np.ndarray:
+    """One int64 per pair (``row * width + code``), comparable across both sides."""
+    return rows.astype(np.int64) * max(width, 1) + codes.astype(np.int64)
+
+
+def isin(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``np.isin`` by a lookup table when the key range is small, else by hashing."""
+    if not len(values) or not len(members):
+        return np.zeros(len(values), dtype=bool)
+    low = min(int(values.min()), int(members.min()))
+    high = max(int(values.max()), int(members.max()))
+    if high - low <= 32 * (len(values) + len(members)) + (1 << 24):
+        return np.isin(values, members, kind="table")
+    return pd.Series(values).isin(members).to_numpy()
+
+
+def compare(wanted: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(wanted keys missing from ``held``, held keys no longer ``wanted``) as masks."""
+    return ~isin(wanted, held), ~isin(held, wanted)

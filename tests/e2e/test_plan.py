@@ -1,0 +1,323 @@
+"""`syncd plan` as a user runs it: a subprocess on a config file and a SQLite state database.
+
+The first sync is made by ``syncd reconcile`` against the in-process simulator
+(``base_url = "sandbox:"``), which leaves a real mirror and an accepted export in the state
+database; every later step only plans. Each test checks the exit code the issue promises
+(0 nothing to do, 2 changes pending, 3 refused by a safeguard, 1 error), what the output
+says, and that planning left the state database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_ENV = "SYNCD_E2E_PLAN_KEY"
+SECRET = "plan-e2e-secret-value-4711"
+HEADER = ["Employee ID", "First Name", "Last Name", "Email", "Division", "Department", "Status"]
+TEAMS = [("Commercial", "Sales"), ("Commercial", "Support"), ("Operations", "Finance")]
+
+CONFIG = """\
+[state]
+url = "sqlite:///{db}"
+
+[logging]
+level = "warning"
+format = "json"
+
+[sources.hris]
+path = "export.csv"
+key = "employee_id"
+columns = {{ employee_id = "Employee ID", first_name = "First Name", last_name = "Last Name", \
+email = "Email", division = "Division", department = "Department", status = "Status" }}
+derived = {{ username = "{{email}}" }}
+
+[[sources.hris.groups]]
+name = "org"
+columns = ["division", "department"]
+
+[connections.lms]
+vendor = "litmos"
+base_url = "sandbox:"
+credentials = {{ api_key = "${{{secret_env}}}" }}
+rate = {{ requests = 500, per_seconds = 1 }}
+groups = ["org"]
+
+[connections.lms.options]
+source = "syncd-e2e-plan"
+
+[connections.lms.safeguards]
+max_deactivations = 3
+max_deactivation_percent = 25
+
+[[connections.lms.rules]]
+name = "everyone"
+assign = {{ courses = ["C-SAFETY"] }}
+
+[[connections.lms.rules]]
+name = "sales"
+when = [{{ field = "department", equals = "Sales" }}]
+assign = {{ courses = ["C-CRM"] }}
+"""
+
+
+def person(n: int, **changes: str) -> dict[str, str]:
+    division, department = TEAMS[n % len(TEAMS)]
+    row = {
+        "Employee ID": str(1000 + n),
+        "First Name": f"First{n}",
+        "Last Name": f"Last{n}",
+        "Email": f"person{n}@corp.test",
+        "Division": division,
+        "Department": department,
+        "Status": "Active",
+    }
+    row.update(changes)
+    return row
+
+
+COMPANY = [person(n) for n in range(24)]
+
+
+def next_month() -> list[dict[str, str]]:
+    """The company a month on: one leaver, one edit, one move, one hire."""
+    rows = [dict(r) for r in COMPANY]
+    rows[1]["Status"] = "Terminated"  # a leaver (Support)
+    rows[4]["Last Name"] = "Married"  # an edit
+    assert rows[2]["Department"] == "Finance"
+    rows[2].update(Division="Commercial", Department="Sales")  # a move
+    rows.append(person(99))  # a hire (99 % 3 == 0: Sales)
+    return rows
+
+
+@dataclass
+class World:
+    """One test's folder: config, export and state database."""
+
+    folder: Path
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "syncd.toml"
+
+    @property
+    def db(self) -> Path:
+        return self.folder / "state.db"
+
+    def export(self, rows: Sequence[dict[str, str]]) -> None:
+        with (self.folder / "export.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=HEADER)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def syncd(
+        self, *args: str, config: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+        environment.update({"PYTHONPATH": str(ROOT), SECRET_ENV: SECRET, "COLUMNS": "200"})
+        environment.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "syncd", *args, "--config", str(config or self.config)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=environment,
+            cwd=self.folder,
+            check=False,
+        )
+
+    def plan(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+        proc = self.syncd("plan", *args, config=config)
+        assert SECRET not in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    def plan_json(self, *args: str) -> tuple[int, dict[str, object]]:
+        proc = self.plan("--format", "json", *args)
+        assert proc.returncode in (0, 2, 3), shown(proc)
+        return proc.returncode, json.loads(proc.stdout)
+
+    def dump(self) -> list[str]:
+        """Every row of every table, as SQL text (what "nothing changed" is checked on)."""
+        with sqlite3.connect(self.db) as db:
+            return list(db.iterdump())
+
+
+def shown(proc: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}"
+
+
+def world_at(folder: Path, rows: Sequence[dict[str, str]] = COMPANY) -> World:
+    world = World(folder)
+    world.config.write_text(CONFIG.format(db=world.db, secret_env=SECRET_ENV), encoding="utf-8")
+    world.export(rows)
+    return world
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> World:
+    """A company of 24 after a completed first sync through `syncd reconcile`."""
+    world = world_at(tmp_path)
+    proc = world.syncd("reconcile")
+    assert proc.returncode == 0, shown(proc)
+    return world
+
+
+def test_before_any_sync_everything_is_pending_and_no_database_is_created(tmp_path):
+    world = world_at(tmp_path)
+    proc = world.plan()
+    assert proc.returncode == 2, shown(proc)
+    assert "create_user" in proc.stdout
+    assert "56 changes pending (nothing was changed)" in proc.stdout
+    assert not world.db.exists(), "plan must not create the state database"
+    code, data = world.plan_json()
+    assert code == 2
+    assert data["counts"] == {
+        "create_user": 24,
+        "create_group": 5,
+        "add_members": 3,
+        "assign_courses": 24,
+    }
+    assert data["calls"] == 24 + 5 + 3 + 24
+    assert data["status"] == "changes_pending"
+
+
+def test_after_a_reconcile_there_is_nothing_to_do(synced):
+    before = synced.dump()
+    proc = synced.plan()
+    assert proc.returncode == 0, shown(proc)
+    assert "in sync: nothing to do" in proc.stdout
+    code, data = synced.plan_json()
+    assert code == 0
+    assert data["status"] == "in_sync"
+    assert (data["ops"], data["calls"], data["counts"]) == (0, 0, {})
+    assert data["duration_seconds"] == 0.0
+    assert {c["limit"] for c in data["safeguards"]["checks"]} >= {"min_source_ratio"}
+    assert synced.dump() == before
+
+
+def test_changes_are_counted_detailed_and_nothing_is_written(synced):
+    rows = [*next_month(), person(98, Email="")]  # no email: no username to match by
+    synced.export(rows)
+    before = synced.dump()
+    code, data = synced.plan_json("--limit", "50")
+    assert code == 2
+    assert data["counts"] == {
+        "create_user": 1,
+        "update_user": 1,
+        "deactivate_user": 1,
+        "add_members": 1,
+        "remove_member": 1,
+        "assign_courses": 2,
+    }
+    update = next(op for op in data["first_ops"] if op["kind"] == "update_user")
+    assert update["subject"] == "1004"
+    assert update["changes"] == [{"field": "LastName", "from": "Last4", "to": "Married"}]
+    add = next(op for op in data["first_ops"] if op["kind"] == "add_members")
+    assert add["subject"] == "org:Commercial/Sales"
+    assert add["what"] == "add 2 to org:Commercial/Sales: 1002, 1099"
+    remove = next(op for op in data["first_ops"] if op["kind"] == "remove_member")
+    assert remove["subject"] == "org:Operations/Finance|1002"
+    litmos = {"create_user": 1, "update_user": 2, "deactivate_user": 2}
+    assert data["calls"] == sum(litmos.get(k, 1) * n for k, n in data["counts"].items())
+    assert data["rate"] == {"requests": 500, "per_seconds": 1.0}
+    assert data["source"]["rows_read"] == 26
+    assert data["skipped"] == [{"external_id": "1098", "reason": "empty match value"}]
+    table = synced.plan("--limit", "50")
+    assert table.returncode == 2, shown(table)
+    assert "update 1004: LastName: 'Last4' -> 'Married'" in table.stdout
+    assert "deactivate 1001 (terminated)" in table.stdout
+    assert "skipped 1098: empty match value" in table.stdout
+    assert synced.dump() == before
+
+
+def test_a_truncated_export_is_refused_and_nothing_is_enqueued(synced):
+    synced.export(COMPANY[:12])
+    before = synced.dump()
+    proc = synced.plan()
+    assert proc.returncode == 3, shown(proc)
+    assert "REFUSED" in proc.stdout and "nothing would be enqueued" in proc.stdout
+    code, data = synced.plan_json()
+    assert code == 3
+    refusal = data["safeguards"]["refusal"]
+    assert refusal["limit"] == "max_deactivations"
+    assert refusal["value"] == 12 and refusal["threshold"] == 3
+    tripped = {c["limit"] for c in data["safeguards"]["checks"] if c["tripped"]}
+    assert tripped == {"max_deactivations", "max_deactivation_percent", "min_source_ratio"}
+    assert synced.dump() == before
+    with sqlite3.connect(synced.db) as db:
+        assert db.execute("SELECT count(*) FROM outbox WHERE state != 'done'").fetchone() == (0,)
+    code, overridden = synced.plan_json("--allow-mass-change")
+    assert code == 2
+    assert overridden["safeguards"]["overridden"] is True
+    assert overridden["safeguards"]["refusal"] is None
+    assert overridden["counts"] == {"deactivate_user": 12}
+    assert synced.dump() == before
+
+
+def test_errors_exit_one_with_a_message(synced):
+    bad = synced.folder / "bad.toml"
+    text = synced.config.read_text(encoding="utf-8")
+    bad.write_text(text + "\n[connections.lms.safeguards_typo]\nx = 1\n", encoding="utf-8")
+    proc = synced.plan(config=bad)
+    assert proc.returncode == 1, shown(proc)
+    assert "safeguards_typo" in proc.stderr and "unknown key" in proc.stderr
+    unknown = synced.plan("--connection", "nope")
+    assert unknown.returncode == 1 and "no connection named `nope`" in unknown.stderr
+    (synced.folder / "export.csv").unlink()
+    missing = synced.plan()
+    assert missing.returncode == 1, shown(missing)
+    assert "export.csv" in missing.stderr
+    with sqlite3.connect(synced.db) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    synced.export(COMPANY)
+    newer = synced.plan("--format", "json")
+    assert newer.returncode == 1, shown(newer)
+    assert "revision 9999" in newer.stderr and newer.stdout == ""
+
+
+def test_the_calls_a_plan_counts_are_the_calls_the_reconcile_makes(litmos_sandbox, tmp_path):
+    """The plan's call count is the vendor's real request count, first sync and after.
+
+    Litmos as simulated: one create per user, one create per team, one member list per
+    team, one course list per user; an update or a deactivation reads the user first.
+    """
+    admin = litmos_sandbox.admin
+    courses = admin.seed(
+        {"courses": [{"code": "SAFE", "name": "Safety"}, {"code": "CRM", "name": "CRM"}]}
+    )
+    ids = courses["courses"]
+    world = world_at(tmp_path)
+    text = CONFIG.format(db=world.db, secret_env=SECRET_ENV)
+    text = text.replace('base_url = "sandbox:"', f'base_url = "{litmos_sandbox.base_url}/v1.svc"')
+    text = text.replace("C-SAFETY", ids["SAFE"]).replace("C-CRM", ids["CRM"])
+    world.config.write_text(text, encoding="utf-8")
+    admin.set_rate(500, 1.0)
+    secret = litmos_sandbox.credentials["apikey"]
+
+    def requests() -> int:
+        return sum(sum(by.values()) for by in admin.counters()["requests"].values())
+
+    def plan_then_reconcile(rows: Sequence[dict[str, str]]) -> tuple[int, int]:
+        world.export(rows)
+        code, data = world.plan_json()
+        assert code == 2
+        before = requests()
+        proc = world.syncd("reconcile", env={SECRET_ENV: secret})
+        assert proc.returncode == 0, shown(proc)
+        assert world.plan_json()[0] == 0
+        return int(data["calls"]), requests() - before
+
+    assert plan_then_reconcile(COMPANY) == (24 + 5 + 3 + 24,) * 2
+    predicted, made = plan_then_reconcile(next_month())
+    assert predicted == made == 1 + 2 + 2 + 1 + 1 + 2

@@ -1,0 +1,84 @@
+"""Integer pairs for memberships and assignments: lookups, labels and set comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from syncd.plan.sets import compare, isin, keys, label_codes, member_pairs, rows_of
+
+PEOPLE = pa.array(["E3", "E1", "E2", "E9"], pa.large_string())
+
+
+def test_rows_of_looks_every_column_up_in_one_table() -> None:
+    sorted_runs = pa.array(["E1", "E1", "E2", "E2", "E2", "E7", "E9"])
+    scattered = pa.array(["E9", "E7", "E3", "E1"])
+    runs, loose = rows_of([sorted_runs, scattered], PEOPLE)
+    assert runs.tolist() == [1, 1, 2, 2, 2, -1, 3]
+    assert loose.tolist() == [3, -1, 0, 1]
+
+
+def test_rows_of_shortcuts_agree_with_the_lookup() -> None:
+    (same,) = rows_of([PEOPLE], PEOPLE)
+    assert same.tolist() == [0, 1, 2, 3]
+    users = pa.array(["E1", "E2", "E3"])
+    user_rows = np.array([1, 2, 0])
+    column = pa.array(["E1", "E1", "E2", "E3", "E3"])
+    (known,) = rows_of([column], PEOPLE, known=(users, user_rows))
+    (looked_up,) = rows_of([column], PEOPLE)
+    assert known.tolist() == looked_up.tolist() == [1, 1, 2, 0, 0]
+    (empty,) = rows_of([pa.array([], pa.string())], PEOPLE)
+    assert empty.tolist() == []
+    (nobody,) = rows_of([pa.array(["E1"])], pa.array([], pa.string()))
+    assert nobody.tolist() == [-1]
+
+
+def test_rows_of_refuses_people_that_repeat() -> None:
+    with pytest.raises(ValueError, match="must not repeat"):
+        rows_of([pa.array(["E1", "E1", "E2", "E1"])], pa.array(["E1", "E2", "E1"]))
+
+
+def test_label_codes_extend_the_labels_in_order_of_first_appearance() -> None:
+    labels: dict[object, int] = {("course", "C1"): 0}
+    kinds = pa.array(["learning_path", "course", "course", "learning_path"])
+    items = pa.array(["LP", "C2", "C1", "LP"])
+    codes = label_codes([kinds, items], labels)
+    assert [list(labels)[c] for c in codes.tolist()] == [
+        ("learning_path", "LP"),
+        ("course", "C2"),
+        ("course", "C1"),
+        ("learning_path", "LP"),
+    ]
+    assert labels[("course", "C1")] == 0
+    single: dict[object, int] = {}
+    assert label_codes([pa.array(["g:B", "g:A", "g:B"])], single).tolist() == [0, 1, 0]
+    assert list(single) == ["g:B", "g:A"]
+    assert label_codes([pa.array([], pa.string())], single).tolist() == []
+
+
+def test_compare_finds_both_differences_by_table_and_by_hash() -> None:
+    wanted = keys(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3)
+    held = keys(np.array([0, 2, 2]), np.array([1, 0, 2]), 3)
+    missing, unwanted = compare(wanted, held)
+    assert wanted[missing].tolist() == [0 * 3 + 0, 1 * 3 + 1]
+    assert held[unwanted].tolist() == [2 * 3 + 2]
+    far = np.array([5, 10**15, 7], dtype=np.int64)
+    assert isin(far, np.array([10**15, 3], dtype=np.int64)).tolist() == [False, True, False]
+    assert isin(far, np.zeros(0, dtype=np.int64)).tolist() == [False, False, False]
+
+
+def test_member_pairs_cover_every_grouping_and_skip_unknown_people() -> None:
+    memberships = pd.DataFrame(
+        {
+            "grouping": ["org", "org", "site", "org"],
+            "group_key": ["org:A", "org:B", "site:X", "org:A"],
+            "external_id": ["E1", "E2", "E1", "E5"],
+        },
+        dtype="str",
+    )
+    pairs = member_pairs(memberships, PEOPLE)
+    rows, codes = pairs.rows.tolist(), pairs.codes.tolist()
+    found = {(PEOPLE[r].as_py(), pairs.labels[c]) for r, c in zip(rows, codes, strict=True)}
+    assert found == {("E1", "org:A"), ("E2", "org:B"), ("E1", "site:X")}
