@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from syncd.cli import config_cmd, db, plan, queue, reconcile, sandbox, validate
 from syncd.errors import SyncdError
@@ -34,5 +35,5 @@ def main() -> None:
     try:
         app()
     except SyncdError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)

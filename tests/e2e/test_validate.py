@@ -229,3 +229,11 @@ def test_a_report_that_cannot_be_written_is_a_clear_error(folder):
     proc = run(folder, "--report", str(blocker / "report.csv"))
     assert proc.returncode == 1, shown(proc)
     assert "cannot write the report" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_error_naming_brackets_is_printed_as_written(folder):
+    """A message is plain text: a file or value with `[...]` in it must not vanish as markup."""
+    odd = folder / "export [bold].csv"
+    proc = run(folder, str(odd))
+    assert proc.returncode == 2, shown(proc)
+    assert "export [bold].csv" in proc.stderr
