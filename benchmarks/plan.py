@@ -17,7 +17,8 @@ Timed, each as a whole child process (wall time, and peak RSS from ``wait4``):
   extra) on the same two files: a plain keyed diff, no validation, rules or plan.
 
 ``--stages`` adds one more child per size that times the stages inside one process
-(imports, read, mirror load, plan), for profiling; it is not part of the comparison.
+(imports, read, mirror load without the users' fields, desired state, the fields the diff
+needs, diff), for profiling; it is not part of the comparison.
 
     pip install -e '.[bench]'
     python benchmarks/plan.py                          # 100,000 and 1,000,000 people
@@ -382,28 +383,34 @@ t0 = time.perf_counter()
 from datetime import date
 from syncd.config import load
 from syncd.hris import read_roster
-from syncd.plan import build_plan
-from syncd.state.db import create_engine_for
-from syncd.state.mirror import load_mirror
+from syncd.plan import build_plan, desire
+from syncd.plan.users import attrs_needed
+from syncd.state.db import create_engine_for, session_factory
+from syncd.state.mirror import load_mirror, with_user_attrs
 from syncd.state.runs import previous_rows
 from syncd.vendors import profile
 import syncd.cli
 t1 = time.perf_counter()
-config = load(sys.argv[1]); today = date.fromisoformat(sys.argv[2])
-conn = config.connections[sys.argv[3]]
+config = load(sys.argv[1]); today = date.fromisoformat(sys.argv[2]); name = sys.argv[3]
+conn = config.connections[name]
 roster = read_roster(config.source_path(conn.source), config.sources[conn.source], today=today)
 t2 = time.perf_counter()
 engine = create_engine_for(config.state.url)
-with engine.connect() as db:
-    mirror = load_mirror(db, sys.argv[3]); previous = previous_rows(db, conn.source)
-t3 = time.perf_counter()
-plan = build_plan(roster, conn, profile(conn.vendor), mirror, today=today, name=sys.argv[3],
-                  previous_rows=previous)
-t4 = time.perf_counter()
+with session_factory(engine)() as db:
+    mirror = load_mirror(db, name, attrs=False); previous = previous_rows(db, conn.source)
+    t3 = time.perf_counter()
+    desired = desire(roster, conn, profile(conn.vendor), today=today, name=name)
+    t4 = time.perf_counter()
+    mirror = with_user_attrs(db, name, mirror, attrs_needed(desired, mirror.users, None))
+    t5 = time.perf_counter()
+plan = build_plan(None, conn, profile(conn.vendor), mirror, today=today, name=name,
+                  previous_rows=previous, desired=desired)
+t6 = time.perf_counter()
 summary = plan.summary(limit=5)
-t5 = time.perf_counter()
+t7 = time.perf_counter()
 print(json.dumps({"imports": t1 - t0, "read_validate": t2 - t1, "load_mirror": t3 - t2,
-                  "plan": t4 - t3, "summary": t5 - t4}))
+                  "desire": t4 - t3, "mirror_attrs": t5 - t4, "diff": t6 - t5,
+                  "summary": t7 - t6}))
 """
 
 

@@ -6,8 +6,9 @@ with its safeguards and prints it. Exit codes: 0 in sync, 2 changes pending, 3 r
 safeguard, 1 error (with several connections: the most serious of them).
 
 Whole-process time is the measure (benchmarks/plan.py): the mirror loads in a second thread
-while the export is read, alembic is never imported, and the process ends without tearing
-the interpreter down.
+while the export is read, without the users' fields, of which only the few the diff
+compares are fetched afterwards (see :class:`_State`); alembic is never imported, and the
+process ends without tearing the interpreter down.
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ from syncd.hris import read_roster
 from syncd.plan import Mirror, Plan, build_plan, desire
 from syncd.plan.desired import Desired
 from syncd.plan.summary import describe
+from syncd.plan.users import attrs_needed
 from syncd.state.db import (
+    Engine,
+    Session,
     create_engine_for,
     masked,
     recorded_revision,
     session_factory,
     shipped_head,
 )
-from syncd.state.mirror import load_mirror
+from syncd.state.mirror import load_mirror, with_user_attrs
 from syncd.state.runs import previous_rows
 from syncd.vendors import connector_class
 
@@ -83,39 +87,64 @@ def _sqlite_file_missing(url: str) -> bool:
     return bool(database) and database != ":memory:" and not Path(database).expanduser().exists()
 
 
-def _state(
-    config: Config, connections: dict[str, ConnectionConfig]
-) -> dict[str, tuple[Mirror, int | None]]:
-    """Each connection's mirror and the rows of its source's last accepted export.
+class _State:
+    """The state database, read in two steps inside one read transaction.
 
-    Read-only: a database syncd never upgraded is an empty mirror, one at another schema
-    revision is an error (nothing is migrated). The revision is read with plain SQL, so
-    this command never imports alembic.
+    :meth:`load` (in the loading thread, while the export is read) takes each connection's
+    mirror without the users' ``attrs`` texts, the largest part of it, and the rows of the
+    last accepted export; :meth:`complete` (once the desired states are known) fetches the
+    ``attrs`` of the few users the diff will compare field by field
+    (:func:`~syncd.plan.users.attrs_needed`). The session stays open in between so both
+    steps see one snapshot: SQLite's transaction (syncd begins them explicitly) does that,
+    PostgreSQL is asked for REPEATABLE READ. Read-only: a database syncd never upgraded is
+    an empty mirror, one at another schema revision is an error (nothing is migrated). The
+    revision is read with plain SQL, so this command never imports alembic.
     """
-    empty: dict[str, tuple[Mirror, int | None]] = {
-        name: (Mirror.empty(), None) for name in connections
-    }
-    url = config.state.url
-    if _sqlite_file_missing(url):
-        return empty
-    engine = create_engine_for(url)
-    try:
+
+    def __init__(self, config: Config, connections: dict[str, ConnectionConfig]) -> None:
+        self.config = config
+        self.connections = connections
+        self.engine: Engine | None = None
+        self.session: Session | None = None
+        self.loaded: dict[str, tuple[Mirror, int | None]] = {
+            name: (Mirror.empty(), None) for name in connections
+        }
+
+    def load(self) -> None:
+        url = self.config.state.url
+        if _sqlite_file_missing(url):
+            return
+        self.engine = engine = create_engine_for(url)
         revision = recorded_revision(engine)
         if revision is None:
-            return empty
+            return
         head = shipped_head()
         if revision != head:
             raise StateError(
                 f"database at {masked(engine)} is at revision {revision}, this syncd needs "
                 f"{head}: run `syncd db upgrade` (or upgrade syncd, if the database is newer)"
             )
-        with session_factory(engine)() as session:
-            return {
-                name: (load_mirror(session, name), previous_rows(session, conn.source))
-                for name, conn in connections.items()
-            }
-    finally:
-        engine.dispose()
+        self.session = session = session_factory(engine)()
+        if engine.dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        self.loaded = {
+            name: (load_mirror(session, name, attrs=False), previous_rows(session, conn.source))
+            for name, conn in self.connections.items()
+        }
+
+    def complete(self, desired: dict[str, Desired]) -> dict[str, tuple[Mirror, int | None]]:
+        if self.session is None:
+            return self.loaded
+        for name, (mirror, previous) in self.loaded.items():
+            rows = attrs_needed(desired[name], mirror.users, None)
+            self.loaded[name] = (with_user_attrs(self.session, name, mirror, rows), previous)
+        return self.loaded
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        if self.engine is not None:
+            self.engine.dispose()
 
 
 def _desire_all(
@@ -181,14 +210,19 @@ def plan_connections(
     connections = config.connection(connection)
     if not connections:
         raise ConfigError(f"{config.path}: no [connections.*] configured")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-state") as pool:
-        loading = pool.submit(_state, config, connections)
-        try:
-            sources, desired = _desire_all(config, connections, today)
-        except BaseException:
-            wait([loading])
-            raise
-        state = loading.result()
+    reader = _State(config, connections)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-state") as pool:
+            loading = pool.submit(reader.load)
+            try:
+                sources, desired = _desire_all(config, connections, today)
+            except BaseException:
+                wait([loading])
+                raise
+            loading.result()
+        state = reader.complete(desired)
+    finally:
+        reader.close()
     planned = []
     for name, conn in connections.items():
         vendor = connector_class(conn.vendor)

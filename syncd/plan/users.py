@@ -74,8 +74,24 @@ def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
+class _NotLoaded:
+    """The type of :data:`NOT_LOADED` (one instance, compared by identity)."""
+
+    def __repr__(self) -> str:
+        return "NOT_LOADED"
+
+
+NOT_LOADED: Any = _NotLoaded()
+"""A mirror ``attrs`` cell its loader left out: the diff reads ``attrs`` only where the row
+hash differs (:func:`attrs_needed`), so ``syncd plan`` fetches those few and marks the rest
+with this. Reading one is a bug and raises, rather than being taken for "no fields" (which
+would plan an update of every field)."""
+
+
 def as_attrs(value: Any) -> dict[str, str]:
     """A mirror attrs cell: a dict, or its JSON text (decoded only for rows looked at)."""
+    if value is NOT_LOADED:
+        raise ValueError("the diff read a mirror attrs cell that was not loaded")
     if isinstance(value, Mapping):
         return {str(k): _text(v) for k, v in value.items()}
     if isinstance(value, str) and value:
@@ -169,6 +185,25 @@ def effective_users(users: pd.DataFrame, listing: Listing | None) -> tuple[pd.Da
     users["attrs_hash"] = pd.Series(hashes, index=users.index, dtype="str")
     users["active"] = active
     return users, warnings
+
+
+def attrs_needed(desired: Desired, users: pd.DataFrame, listing: Listing | None) -> np.ndarray:
+    """Mirror user rows (positions) whose ``attrs`` the diff may read; the rest it never does.
+
+    The diff reads a mirror user's ``attrs`` only when no desired person has the same row
+    hash (:func:`pair`: an equal hash means unchanged; one that differs is paired by
+    ``external_id`` and its fields compared), or for every row when a listing is merged
+    (:func:`effective_users`). This is :func:`pair`'s own rule, so it cannot drift from
+    what the diff does, and a cell left out is :data:`NOT_LOADED`, which raises if read.
+    A million people with 1 % churn need some ten thousand of them, which saves loading
+    (and keeping) the rest: the largest part of the mirror.
+    """
+    if listing is not None:
+        return np.arange(len(users), dtype=np.int64)
+    pairing = pair(desired, users)
+    by_hash = np.zeros(len(users), dtype=bool)
+    by_hash[pairing.mirror_row[pairing.same]] = True
+    return np.flatnonzero(~by_hash)
 
 
 # --------------------------------------------------------------------------- ops

@@ -47,6 +47,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from syncd.errors import StateError
 from syncd.plan.hashing import hash_attrs
 from syncd.plan.model import MIRROR_COLUMNS, Mirror
+from syncd.plan.users import NOT_LOADED
 from syncd.state.db import changed_rows, dialect_insert
 from syncd.state.models import (
     AssignmentKind,
@@ -61,34 +62,38 @@ Db = Session | Connection
 # --------------------------------------------------------------------------- loading
 
 
-def load_mirror(db: Db, connection: str, *, decode_attrs: bool = False) -> Mirror:
+def load_mirror(
+    db: Db, connection: str, *, decode_attrs: bool = False, attrs: bool = True
+) -> Mirror:
     """The connection's mirror as the plan's frozen value (see :func:`load_mirror_frames`)."""
-    return Mirror(**load_mirror_frames(db, connection, decode_attrs=decode_attrs))
+    return Mirror(**load_mirror_frames(db, connection, decode_attrs=decode_attrs, attrs=attrs))
 
 
 def load_mirror_frames(
-    db: Db, connection: str, *, decode_attrs: bool = False
+    db: Db, connection: str, *, decode_attrs: bool = False, attrs: bool = True
 ) -> dict[str, pd.DataFrame]:
     """The four mirror frames (columns exactly as ``MIRROR_COLUMNS``), each sorted by key.
 
     ``users.attrs`` is each row's JSON text unless ``decode_attrs``: the plan decodes only
-    the rows whose hash changed, which saves decoding every unchanged person.
+    the rows whose hash changed, which saves decoding every unchanged person. Without
+    ``attrs`` every cell is :data:`~syncd.plan.users.NOT_LOADED` and the caller fetches the
+    rows the diff needs with :func:`with_user_attrs`, in the same transaction: the attrs
+    are most of the mirror's bytes (160 MB for a million people) and the diff reads about
+    one in a hundred.
     """
-    users = _frame(
-        db,
-        MirrorUser,
-        connection,
-        {
-            "external_id": MirrorUser.external_id,
-            "remote_id": MirrorUser.remote_id,
-            "match_value": MirrorUser.match_value,
-            "active": MirrorUser.active,
-            "attrs": cast(MirrorUser.attrs, Text),
-            "attrs_hash": MirrorUser.attrs_hash,
-        },
-        (MirrorUser.external_id,),
-        "users",
-    )
+    columns: dict[str, Column] = {
+        "external_id": MirrorUser.external_id,
+        "remote_id": MirrorUser.remote_id,
+        "match_value": MirrorUser.match_value,
+        "active": MirrorUser.active,
+        "attrs": cast(MirrorUser.attrs, Text),
+        "attrs_hash": MirrorUser.attrs_hash,
+    }
+    if not attrs:
+        if decode_attrs:
+            raise ValueError("decode_attrs needs the attrs loaded")
+        del columns["attrs"]
+    users = _frame(db, MirrorUser, connection, columns, (MirrorUser.external_id,), "users")
     if decode_attrs and len(users):
         users["attrs"] = pd.Series(_decode_all(users["attrs"]), index=users.index, dtype=object)
     groups = _frame(
@@ -285,9 +290,16 @@ def _measured(data: bytes, lengths: str, count: int) -> pa.Array | None:
 
 
 def _as_frame(name: str, values: Mapping[str, Any]) -> pd.DataFrame:
-    """The contract's dtypes: text columns as ``str`` without NaN, ``active`` as bool."""
+    """The contract's dtypes: text columns as ``str`` without NaN, ``active`` as bool.
+
+    A users ``attrs`` column not in ``values`` comes out as :data:`NOT_LOADED` cells.
+    """
     frame: dict[str, pd.Series] = {}
     for column in MIRROR_COLUMNS[name]:
+        if column == "attrs" and column not in values:
+            rows = len(next(iter(values.values()))) if values else 0
+            frame[column] = pd.Series(np.full(rows, NOT_LOADED, dtype=object), dtype=object)
+            continue
         raw = values[column]
         if isinstance(raw, np.ndarray) and raw.dtype == bool:
             frame[column] = pd.Series(raw)
@@ -304,6 +316,43 @@ def _as_frame(name: str, values: Mapping[str, Any]) -> pd.DataFrame:
                 series = series.where(series != "", "{}")
             frame[column] = series.astype("str")
     return pd.DataFrame(frame)
+
+
+def with_user_attrs(db: Db, connection: str, mirror: Mirror, rows: np.ndarray) -> Mirror:
+    """``mirror`` with the JSON text of the users at positions ``rows`` filled in.
+
+    For a mirror loaded without ``attrs``: run it in the transaction that loaded the rest
+    (the caller keeps the session open, and on PostgreSQL asks for REPEATABLE READ), so the
+    texts belong to the hashes the diff compared. A row that is gone raises: that would
+    mean another snapshot.
+    """
+    if not len(rows):
+        return mirror
+    users = mirror.users
+    wanted = users["external_id"].iloc[rows].astype("str").tolist()
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _ATTRS_CHUNK):
+        chunk = wanted[start : start + _ATTRS_CHUNK]
+        result = db.execute(
+            select(MirrorUser.external_id, cast(MirrorUser.attrs, Text)).where(
+                MirrorUser.connection == connection, MirrorUser.external_id.in_(chunk)
+            )
+        )
+        found.update((external_id, text) for external_id, text in result)
+    missing = [external_id for external_id in wanted if external_id not in found]
+    if missing:
+        raise StateError(
+            f"mirror of {connection} changed while it was read ({len(missing)} users gone)",
+            connection=connection,
+        )
+    cells = users["attrs"].to_numpy(dtype=object, copy=True)
+    cells[rows] = [found[external_id] or "{}" for external_id in wanted]
+    users = users.assign(attrs=pd.Series(cells, index=users.index, dtype=object))
+    return Mirror(users, mirror.groups, mirror.memberships, mirror.assignments)
+
+
+_ATTRS_CHUNK = 5_000
+"""Keys per ``IN (...)`` (well under SQLite's 32,766 parameters)."""
 
 
 def _decode_all(texts: pd.Series) -> list[dict[str, str]]:
