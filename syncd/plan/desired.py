@@ -28,8 +28,9 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,11 @@ class Desired:
     rules: RuleResult | None = None
     rows_read: int | None = None
     """Data rows of the export this was worked out from (for the source-shrink guard)."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Results derived from this state and a mirror, kept with the mirror values they were
+    derived from and reused only while those compare equal (``syncd plan`` pairs people
+    with the mirror users once to choose which fields to load, and the diff pairs them
+    again: a tenth of a second at a million people)."""
 
     @property
     def fields(self) -> tuple[str, ...]:

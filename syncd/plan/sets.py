@@ -83,6 +83,8 @@ def rows_of(
             found[index] = np.repeat(known[1], lengths)
         else:
             heads.append((index, encoded.values, lengths))
+    if heads and _by_number(people, heads, found):
+        heads = []
     if heads:
         together = pa.chunked_array([people, *(values for _, values, _ in heads)])
         codes = together.dictionary_encode()
@@ -98,6 +100,68 @@ def rows_of(
             rows = np.where(part < count, part, -1)
             found[index] = rows if lengths is None else np.repeat(rows, lengths)
     return [f if f is not None else np.zeros(0, np.int64) for f in found]
+
+
+def _decimal(values: pa.Array) -> np.ndarray | None:
+    """The values as int64 when every one is a canonical decimal integer, else None.
+
+    Employee ids are mostly numbers: looked up as integers they cost a tenth of what
+    hashing their texts does (:func:`rows_of` on a million people). Canonical means the
+    number prints back as the very same text (no sign, leading zero or space), so two
+    texts are equal exactly when their numbers are.
+    """
+    if not len(values) or values.null_count:
+        return None
+    try:
+        numbers = pc.cast(values, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not pc.all(pc.equal(pc.cast(numbers, values.type), values)).as_py():
+        return None
+    return numbers.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _by_number(
+    people: pa.Array,
+    heads: Sequence[tuple[int, pa.Array, np.ndarray | None]],
+    found: list[np.ndarray | None],
+) -> bool:
+    """:func:`rows_of`'s lookups as integers, when ``people`` and every looked-up value
+    are decimal numbers (:func:`_decimal`); False (nothing filled in) otherwise."""
+    numbers = _decimal(people)
+    if numbers is None:
+        return False
+    wanted = [_decimal(values) for _, values, _ in heads]
+    if any(w is None for w in wanted):
+        return False
+    for (index, _, lengths), values in zip(heads, wanted, strict=True):
+        assert values is not None
+        rows = _lookup(numbers, values)
+        found[index] = rows if lengths is None else np.repeat(rows, lengths)
+    return True
+
+
+def _lookup(people: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in ``people`` (distinct integers), -1 where absent.
+
+    A direct table when the numbers span a range not much larger than their count (as
+    employee ids do), else a hash index.
+    """
+    if not len(values):
+        return np.zeros(0, np.int64)
+    low = min(int(people.min()), int(values.min()))
+    high = max(int(people.max()), int(values.max()))
+    if high - low <= 8 * (len(people) + len(values)) + (1 << 20):
+        table = np.full(high - low + 1, -1, np.int64)
+        positions = np.arange(len(people), dtype=np.int64)
+        table[people - low] = positions
+        if not np.array_equal(table[people - low], positions):
+            raise ValueError("rows_of: people must not repeat a value")
+        return table[values - low]
+    index = pd.Index(people)
+    if not index.is_unique:
+        raise ValueError("rows_of: people must not repeat a value")
+    return index.get_indexer(values).astype(np.int64, copy=False)
 
 
 def _same(left: pa.Array, right: pa.Array) -> bool:

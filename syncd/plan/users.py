@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -125,7 +125,39 @@ class Pairing:
 
 
 def pair(desired: Desired, users: pd.DataFrame) -> Pairing:
-    """Pair people with mirror rows: by row hash, then the rest by ``external_id``."""
+    """Pair people with mirror rows: by row hash, then the rest by ``external_id``.
+
+    Remembered in ``desired.memo`` with the users' keys and hashes, and given again for
+    users with equal keys and hashes in the same order (the same mirror with its fields
+    filled in: :func:`attrs_needed`, then the diff); comparing them costs a few
+    milliseconds, pairing a million people a tenth of a second.
+    """
+    if not len(users):
+        return _pair(desired, users)
+    keys = (arrow_text(users["external_id"]), arrow_text(users["attrs_hash"]))
+    mine = (desired.hashes, desired.people)
+    cached = desired.memo.get("pairing")
+    if (
+        cached is not None
+        and all(a is b for a, b in zip(cached[0], mine, strict=True))
+        and all(_equal(a, b) for a, b in zip(cached[1], keys, strict=True))
+    ):
+        return cast(Pairing, cached[2])
+    found = _pair(desired, users)
+    desired.memo["pairing"] = (mine, keys, found)
+    return found
+
+
+def _equal(left: pa.ChunkedArray, right: pa.ChunkedArray) -> bool:
+    """Same texts in the same order (no nulls: ``arrow_text`` filled them in)."""
+    if left is right:
+        return True
+    if len(left) != len(right):
+        return False
+    return not len(left) or bool(pc.all(pc.equal(left, right)).as_py())
+
+
+def _pair(desired: Desired, users: pd.DataFrame) -> Pairing:
     count = len(desired.people)
     mirror_row = np.full(count, -1, dtype=np.int64)
     same = np.zeros(count, dtype=bool)
@@ -352,8 +384,10 @@ class UserDiff:
             self._skip(row, "empty match value")
         rows, mine = rows[~empty], mine[~empty]
         lookup = pa.array(mine.unique(), pa.large_string())
-        candidates = folded[self.hr_active | self.in_mirror | newcomers]
-        shared = candidates[isin(candidates, lookup)]
+        # Test every person and keep the few hits, rather than cutting out the candidates
+        # (nearly everyone: a copy of a million texts) and testing those.
+        candidates = self.hr_active | self.in_mirror | newcomers
+        shared = folded[isin(folded, lookup) & candidates]
         doubled = set(shared[shared.duplicated(keep=False)].tolist())
         synced = fold(self.users["match_value"]) if len(self.users) else folded.iloc[0:0]
         taken = set(synced[isin(synced, lookup)].tolist())

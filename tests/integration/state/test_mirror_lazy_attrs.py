@@ -15,7 +15,7 @@ import pytest
 
 from syncd.errors import StateError
 from syncd.plan import Listing, Mirror, apply, build_plan, desire
-from syncd.plan.users import NOT_LOADED, as_attrs, attrs_needed
+from syncd.plan.users import NOT_LOADED, as_attrs, attrs_needed, pair
 from syncd.state import mirror
 from syncd.state.db import session_factory
 from tests.unit.plan.plan_testkit import LITMOS_LIKE, connection, person, roster
@@ -128,3 +128,23 @@ def test_with_a_listing_every_users_attrs_are_needed(stored):
         lazy = mirror.load_mirror(session, "lm", attrs=False)
     desired = desire(roster(NEXT), CONN, LITMOS_LIKE, today=TODAY, name="lm")
     assert attrs_needed(desired, lazy.users, listed).tolist() == list(range(len(lazy.users)))
+
+
+def test_the_diff_reuses_the_pairing_only_for_the_same_users(stored):
+    """``syncd plan`` pairs people with the lazy mirror, then diffs the completed one."""
+    with session_factory(stored)() as session:
+        full = mirror.load_mirror(session, "lm")
+        lazy = mirror.load_mirror(session, "lm", attrs=False)
+        desired = desire(roster(NEXT), CONN, LITMOS_LIKE, today=TODAY, name="lm")
+        rows = attrs_needed(desired, lazy.users, None)
+        completed = mirror.with_user_attrs(session, "lm", lazy, rows)
+    first = pair(desired, lazy.users)
+    assert pair(desired, completed.users) is first
+    plan = build_plan(None, CONN, LITMOS_LIKE, completed, today=TODAY, name="lm", desired=desired)
+    assert plan.ops == _plan(NEXT, full).ops
+    hashes = completed.users["attrs_hash"].tolist()
+    hashes[0] = "0"
+    edited = completed.users.assign(attrs_hash=pd.Series(hashes, dtype="str"))
+    again = pair(desired, edited)
+    assert again is not first
+    assert again.same.sum() == first.same.sum() - 1

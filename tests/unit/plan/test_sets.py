@@ -40,6 +40,23 @@ def test_rows_of_refuses_people_that_repeat() -> None:
         rows_of([pa.array(["E1", "E1", "E2", "E1"])], pa.array(["E1", "E2", "E1"]))
 
 
+def test_rows_of_numeric_keys_match_as_texts() -> None:
+    """Decimal ids are looked up as integers; only canonical texts may take that path."""
+    people = pa.array(["30", "10", "20", "90"], pa.large_string())
+    scattered = pa.array(["90", "70", "30", "10", "10"])
+    (rows,) = rows_of([scattered], people)
+    assert rows.tolist() == [3, -1, 0, 1, 1]
+    (padded,) = rows_of([pa.array(["010", "10", "+20", " 20"])], people)
+    assert padded.tolist() == [-1, 1, -1, -1]
+    far = pa.array(["5", str(2**62), "-3"], pa.large_string())
+    (sparse,) = rows_of([pa.array(["-3", str(2**62), "4", "5"])], far)
+    assert sparse.tolist() == [2, 1, -1, 0]
+    with pytest.raises(ValueError, match="must not repeat"):
+        rows_of([pa.array(["1", "2", "1", "3"])], pa.array(["1", "2", "1"]))
+    with pytest.raises(ValueError, match="must not repeat"):
+        rows_of([pa.array(["1", "2"])], pa.array(["5", str(2**62), "5"]))
+
+
 def test_label_codes_extend_the_labels_in_order_of_first_appearance() -> None:
     labels: dict[object, int] = {("course", "C1"): 0}
     kinds = pa.array(["learning_path", "course", "course", "learning_path"])
