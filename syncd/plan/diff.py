@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from syncd.config import DeprovisionConfig
 from syncd.plan import sets
@@ -129,41 +131,52 @@ class _Change:
     removed: list[tuple[str, Hashable]]
 
 
-def _change(
-    wanted: Pairs,
-    frame: pd.DataFrame,
-    rows: np.ndarray,
-    label_columns: Sequence[str],
-    desired: Desired,
-    live: np.ndarray,
-    *,
-    removals: bool,
-) -> _Change:
-    """What to add (wanted, not held) and remove (held, not wanted) for live people.
+@dataclass(frozen=True)
+class _Compared:
+    """Both sides of one set as integer keys (``row * width + code``), with the pairs each
+    side lacks, before anyone's account is known to be live (see :func:`_compare`)."""
 
-    ``frame`` is the mirror's side, ``rows`` its people's rows among the desired people
-    (-1: not in this export). People who will hold no active synced account after this
-    plan (leavers, skipped, absent, rejected this run) keep whatever they have: their
-    pairs are left out on both sides.
+    want: np.ndarray
+    missing: np.ndarray
+    held: np.ndarray
+    unwanted: np.ndarray
+    width: int
+    names: tuple[Hashable, ...]
+
+    def change(self, ids: pd.Series, live: np.ndarray, *, removals: bool) -> _Change:
+        """What to add and remove for ``live`` people only.
+
+        People who will hold no active synced account after this plan (leavers, skipped,
+        absent, rejected this run) keep whatever they have: their pairs are left out.
+        Filtering after comparing gives the same pairs as comparing only live people's:
+        both sides of a person's pairs carry the same row.
+        """
+        width, names = self.width, self.names
+
+        def texts(found: np.ndarray) -> list[tuple[str, Hashable]]:
+            found = np.unique(found[live[found // width]])
+            picked = ids.iloc[found // width].tolist()
+            return [(i, names[c]) for i, c in zip(picked, (found % width).tolist(), strict=True)]
+
+        added = texts(self.want[self.missing])
+        return _Change(added, texts(self.held[self.unwanted]) if removals else [])
+
+
+def _compare(wanted: Pairs, columns: Sequence[pa.ChunkedArray], rows: np.ndarray) -> _Compared:
+    """The desired pairs against the mirror's, for everyone in this export.
+
+    ``columns`` are the mirror's label columns, ``rows`` its people's rows among the
+    desired people (-1: not in this export, never compared). Only integer and Arrow work,
+    no pandas: :func:`diff` runs this in a second thread while the user diff runs.
     """
     labels: dict[Hashable, int] = {label: code for code, label in enumerate(wanted.labels)}
-    codes = label_codes([arrow_text(frame[c]) for c in label_columns], labels)
+    codes = label_codes(columns, labels)
     width = max(len(labels), 1)
-    mine = live[wanted.rows]
-    want = sets.keys(wanted.rows[mine], wanted.codes[mine], width)
+    want = sets.keys(wanted.rows, wanted.codes, width)
     ours = rows >= 0
-    ours[ours] = live[rows[ours]]
     held = sets.keys(rows[ours], codes[ours], width)
     missing, unwanted = sets.compare(want, held)
-    ids = desired.people["external_id"]
-    names = tuple(labels)
-
-    def texts(found: np.ndarray) -> list[tuple[str, Hashable]]:
-        found = np.unique(found)
-        picked = ids.iloc[found // width].tolist()
-        return [(i, names[c]) for i, c in zip(picked, (found % width).tolist(), strict=True)]
-
-    return _Change(texts(want[missing]), texts(held[unwanted]) if removals else [])
+    return _Compared(want, missing, held, unwanted, width, tuple(labels))
 
 
 def _chunks(items: Sequence[str], size: int | None) -> Iterator[tuple[str, ...]]:
@@ -191,24 +204,11 @@ def _needs(ready: Mapping[str, tuple[str, ...]], people: Iterable[str]) -> tuple
 
 
 def _membership_ops(
-    desired: Desired,
-    mirror: Mirror,
-    rows: np.ndarray,
-    live: np.ndarray,
+    change: _Change,
     user_ready: Mapping[str, tuple[str, ...]],
     group_ready: Mapping[str, str],
     profile: VendorProfile,
-    policy: DeprovisionConfig,
 ) -> tuple[list[Op], list[Op]]:
-    change = _change(
-        desired.memberships,
-        mirror.memberships,
-        rows,
-        ("group_key",),
-        desired,
-        live,
-        removals=policy.remove_memberships,
-    )
     add_ops: list[Op] = []
     adds = ((str(group), person) for person, group in change.added)
     for group, members in _grouped(adds):
@@ -231,23 +231,8 @@ def _items(pairs: Iterable[tuple[str, Hashable]]) -> Iterator[tuple[str, tuple[s
 
 
 def _assignment_ops(
-    desired: Desired,
-    mirror: Mirror,
-    rows: np.ndarray,
-    live: np.ndarray,
-    user_ready: Mapping[str, tuple[str, ...]],
-    profile: VendorProfile,
-    policy: DeprovisionConfig,
+    change: _Change, user_ready: Mapping[str, tuple[str, ...]], profile: VendorProfile
 ) -> tuple[list[Op], list[Op]]:
-    change = _change(
-        desired.assignments,
-        mirror.assignments,
-        rows,
-        ("kind", "item_id"),
-        desired,
-        live,
-        removals=policy.unassign_courses,
-    )
     assign_ops: list[Op] = []
     for kind in ("course", "learning_path"):
         chosen = ((p, item) for p, (of_kind, item) in _items(change.added) if of_kind == kind)
@@ -292,22 +277,33 @@ def diff(
     users, warnings = effective_users(mirror.users, listing)
     population = int(users["active"].to_numpy(dtype=bool).sum()) if len(users) else 0
     worker = UserDiff(desired, users, policy, listing)
-    user_ops = worker.run()
     group_ops, group_ready = _group_ops(desired, mirror, listing)
-    live = worker.live
-    member_rows, assignment_rows = rows_of(
+    # The set comparisons need the users' rows but not the user diff's outcome (who ends
+    # up live filters them afterwards): on a large company they run meanwhile, in Arrow
+    # and numpy, which leave the interpreter free for the user diff.
+    inputs = (
         [
             arrow_text(mirror.memberships["external_id"]),
             arrow_text(mirror.assignments["external_id"]),
         ],
         desired.external_ids,
-        known=(arrow_text(users["external_id"]).combine_chunks(), worker.rows_of_users()),
+        (arrow_text(users["external_id"]).combine_chunks(), worker.rows_of_users()),
+        [arrow_text(mirror.memberships["group_key"])],
+        [arrow_text(mirror.assignments[c]) for c in ("kind", "item_id")],
     )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
+        compared = pool.submit(_compare_sets, desired, *inputs)
+        user_ops = worker.run()
+        members, assignments = compared.result()
+    ids, live = desired.people["external_id"], worker.live
     add_ops, remove_ops = _membership_ops(
-        desired, mirror, member_rows, live, user_ops.ready, group_ready, profile, policy
+        members.change(ids, live, removals=policy.remove_memberships),
+        user_ops.ready,
+        group_ready,
+        profile,
     )
     assign_ops, unassign_ops = _assignment_ops(
-        desired, mirror, assignment_rows, live, user_ops.ready, profile, policy
+        assignments.change(ids, live, removals=policy.unassign_courses), user_ops.ready, profile
     )
     ops: list[Op] = [
         *group_ops,
@@ -328,6 +324,22 @@ def diff(
         skipped=skipped,
         population=population,
         warnings=(*desired.warnings, *warnings),
+    )
+
+
+def _compare_sets(
+    desired: Desired,
+    person_columns: list[pa.ChunkedArray],
+    people: pa.Array,
+    known: tuple[pa.Array, np.ndarray],
+    member_labels: list[pa.ChunkedArray],
+    assignment_labels: list[pa.ChunkedArray],
+) -> tuple[_Compared, _Compared]:
+    """Memberships and assignments compared (see :func:`_compare`)."""
+    member_rows, assignment_rows = rows_of(person_columns, people, known=known)
+    return (
+        _compare(desired.memberships, member_labels, member_rows),
+        _compare(desired.assignments, assignment_labels, assignment_rows),
     )
 
 

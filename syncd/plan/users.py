@@ -99,6 +99,24 @@ def as_attrs(value: Any) -> dict[str, str]:
     return {}
 
 
+def as_attrs_list(values: Sequence[Any]) -> list[dict[str, str]]:
+    """:func:`as_attrs` of many cells; JSON texts are decoded in one ``json.loads`` (ten
+    thousand small documents one by one take a tenth of a second)."""
+    texts = [v for v in values if isinstance(v, str) and v]
+    if len(texts) < 2:
+        return [as_attrs(v) for v in values]
+    documents = json.loads("[" + ",".join(texts) + "]")
+    if len(documents) != len(texts) or not all(isinstance(d, dict) for d in documents):
+        return [as_attrs(v) for v in values]
+    decoded = iter(documents)
+    return [
+        {str(k): _text(v) for k, v in next(decoded).items()}
+        if isinstance(value, str) and value
+        else as_attrs(value)
+        for value in values
+    ]
+
+
 def fold(values: pd.Series) -> pd.Series:
     """Match values as compared: lower case (Unicode), never NaN; same index."""
     return pd.Series(pc.utf8_lower(arrow_text(values)), dtype="str", index=values.index)
@@ -362,7 +380,7 @@ class UserDiff:
         rows = np.flatnonzero(self.live & ~self.pairing.same)
         if len(rows):
             mirror_rows = self.pairing.mirror_row[rows]
-            before = [as_attrs(a) for a in self.users["attrs"].iloc[mirror_rows].tolist()]
+            before = as_attrs_list(self.users["attrs"].iloc[mirror_rows].tolist())
             stored = self.users["match_value"].iloc[mirror_rows].astype("str").fillna("").tolist()
             self._update(rows, before, stored)
         leaving = np.flatnonzero(~self.hr_active & self.in_mirror & self.due)
