@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,10 +23,11 @@ from rich.table import Table
 from syncd import config as config_mod
 from syncd.errors import ConfigError
 from syncd.log import redact
-from syncd.queue.outbox import OpState
-from syncd.queue.worker import utcnow
 from syncd.state.db import open_state, session_factory
-from syncd.state.outbox import OutboxStore
+from syncd.state.models import OutboxState as OpState
+
+if TYPE_CHECKING:
+    from syncd.state.outbox import OutboxStore
 
 queue_app = typer.Typer(help="Inspect and act on the durable outbox.", no_args_is_help=True)
 
@@ -77,6 +79,8 @@ def _stores(config: Path, connection: str | None) -> Iterator[list[OutboxStore]]
     engine = open_state(cfg.state.url, auto_upgrade=cfg.state.auto_upgrade)
     try:
         sessions = session_factory(engine)
+        from syncd.state.outbox import OutboxStore
+
         yield [OutboxStore(sessions, name) for name in names]
     finally:
         engine.dispose()
@@ -157,7 +161,7 @@ def retry(
         states = [OpState.DEAD.value]
     with _stores(config, connection) as stores:
         for store in stores:
-            n = store.requeue(states=states, ids=ids, keys=keys, now=utcnow())
+            n = store.requeue(states=states, ids=ids, keys=keys, now=datetime.now(UTC))
             typer.echo(f"{store.connection}: {n} op(s) back to pending")
 
 
@@ -174,7 +178,9 @@ def drop(
         raise ConfigError("say which ops to drop: ids or keys, and/or --state (e.g. dead)")
     with _stores(config, connection) as stores:
         for store in stores:
-            dropped, dependents = store.drop(states=states, ids=ids, keys=keys, now=utcnow())
+            dropped, dependents = store.drop(
+                states=states, ids=ids, keys=keys, now=datetime.now(UTC)
+            )
             typer.echo(
                 f"{store.connection}: {dropped} op(s) dropped"
                 + (f" ({dependents} of them blocked behind the chosen ones)" if dependents else "")

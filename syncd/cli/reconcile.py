@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -33,9 +33,10 @@ from rich.text import Text
 
 from syncd import config as config_mod
 from syncd.log import configure, redact
-from syncd.plan.summary import describe
-from syncd.queue.reconcile import ConnectionResult, describe_wait, exit_code, reconcile
-from syncd.queue.worker import DrainStats, Event
+
+if TYPE_CHECKING:
+    from syncd.queue.reconcile import ConnectionResult
+    from syncd.queue.worker import DrainStats, Event
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The TOML configuration file.", show_default=False)
@@ -148,6 +149,8 @@ def reconcile_command(
     ] = False,
 ) -> None:
     """Sync the HRIS export into the LMS: plan, enqueue and drain the outbox to the end."""
+    from syncd.queue.reconcile import exit_code, reconcile
+
     cfg = config_mod.load(config)
     out = Console()
     if not out.is_terminal:
@@ -175,6 +178,8 @@ def reconcile_command(
 
 
 def _print_plans(out: Console, results: list[ConnectionResult]) -> None:
+    from syncd.plan.summary import describe
+
     for result in results:
         plan = result.plan
         if plan is None:
@@ -203,6 +208,8 @@ def _print_plans(out: Console, results: list[ConnectionResult]) -> None:
 
 
 def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
+    from syncd.queue.reconcile import describe_wait
+
     table = Table(title="reconcile", title_justify="left")
     for column in ("connection", "rows", "rejected", "ops", "done", "adopted", "retried"):
         table.add_column(column, justify="left" if column == "connection" else "right")

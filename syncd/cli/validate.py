@@ -17,9 +17,8 @@ import os
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -27,7 +26,11 @@ from rich.table import Table
 
 from syncd.config import Config, load
 from syncd.errors import ConfigError, SourceFileError, SyncdError
-from syncd.hris import Roster, read_roster
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from syncd.hris import Roster
 
 EXIT_CLEAN, EXIT_REJECTED, EXIT_FILE = 0, 1, 2
 REPORT_COLUMNS = ["file", "line", "key", "column", "reason", "value", "message"]
@@ -143,6 +146,8 @@ def validate_command(
     ] = 10,
 ) -> None:
     """Read and validate an HRIS export; print what would be synced and what is rejected."""
+    from syncd.hris import read_roster
+
     cfg = load(config, require_credentials=False)
     name = pick_source(cfg, source)
     path = str(file) if file is not None else cfg.source_path(name)

@@ -162,11 +162,11 @@ class _Compared:
         return _Change(added, texts(self.held[self.unwanted]) if removals else [])
 
 
-def _compare(wanted: Pairs, columns: Sequence[pa.ChunkedArray], rows: np.ndarray) -> _Compared:
+def _compare(wanted: Pairs, columns: sets.Labels, rows: np.ndarray) -> _Compared:
     """The desired pairs against the mirror's, for everyone in this export.
 
-    ``columns`` are the mirror's label columns, ``rows`` its people's rows among the
-    desired people (-1: not in this export, never compared). Only integer and Arrow work,
+    ``columns`` are the mirror's labels, ``rows`` its people's rows among the desired people
+    (-1: not in this export, never compared). Only integer and Arrow work,
     no pandas: :func:`diff` runs this in a second thread while the user diff runs.
     """
     labels: dict[Hashable, int] = {label: code for code, label in enumerate(wanted.labels)}
@@ -281,18 +281,11 @@ def diff(
     # The set comparisons need the users' rows but not the user diff's outcome (who ends
     # up live filters them afterwards): on a large company they run meanwhile, in Arrow
     # and numpy, which leave the interpreter free for the user diff.
-    inputs = (
-        [
-            arrow_text(mirror.memberships["external_id"]),
-            arrow_text(mirror.assignments["external_id"]),
-        ],
-        desired.external_ids,
-        (arrow_text(users["external_id"]).combine_chunks(), worker.rows_of_users()),
-        [arrow_text(mirror.memberships["group_key"])],
-        [arrow_text(mirror.assignments[c]) for c in ("kind", "item_id")],
-    )
+    known = (arrow_text(users["external_id"]).combine_chunks(), worker.rows_of_users())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
-        compared = pool.submit(_compare_sets, desired, *inputs)
+        compared = pool.submit(
+            _compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known
+        )
         user_ops = worker.run()
         members, assignments = compared.result()
     ids, live = desired.people["external_id"], worker.live
@@ -327,19 +320,49 @@ def diff(
     )
 
 
+@dataclass(frozen=True)
+class _MirrorSets:
+    """The mirror's memberships and assignments encoded (see :func:`prepare`)."""
+
+    member_runs: sets.Runs
+    member_labels: sets.Labels
+    assignment_runs: sets.Runs
+    assignment_labels: sets.Labels
+
+
+def prepare(mirror: Mirror) -> None:
+    """Work out ahead what the diff needs of the mirror alone (kept in ``mirror.memo``).
+
+    The person columns' runs and the label codes of a million people's memberships and
+    courses take a fifth of a second: ``syncd plan`` has its loading thread do it while
+    the export is still being read. The diff does it itself otherwise.
+    """
+    _mirror_sets(mirror)
+
+
+def _mirror_sets(mirror: Mirror) -> _MirrorSets:
+    found = mirror.memo.get("sets")
+    if found is None:
+        users = arrow_text(mirror.users["external_id"]).combine_chunks()
+        found = mirror.memo["sets"] = _MirrorSets(
+            sets.runs_of(arrow_text(mirror.memberships["external_id"]), users),
+            sets.encode_labels([arrow_text(mirror.memberships["group_key"])]),
+            sets.runs_of(arrow_text(mirror.assignments["external_id"]), users),
+            sets.encode_labels([arrow_text(mirror.assignments[c]) for c in ("kind", "item_id")]),
+        )
+    return cast(_MirrorSets, found)
+
+
 def _compare_sets(
-    desired: Desired,
-    person_columns: list[pa.ChunkedArray],
-    people: pa.Array,
-    known: tuple[pa.Array, np.ndarray],
-    member_labels: list[pa.ChunkedArray],
-    assignment_labels: list[pa.ChunkedArray],
+    desired: Desired, people: pa.Array, mirror: _MirrorSets, known: tuple[pa.Array, np.ndarray]
 ) -> tuple[_Compared, _Compared]:
     """Memberships and assignments compared (see :func:`_compare`)."""
-    member_rows, assignment_rows = rows_of(person_columns, people, known=known)
+    member_rows, assignment_rows = rows_of(
+        [mirror.member_runs, mirror.assignment_runs], people, known=known
+    )
     return (
-        _compare(desired.memberships, member_labels, member_rows),
-        _compare(desired.assignments, assignment_labels, assignment_rows),
+        _compare(desired.memberships, mirror.member_labels, member_rows),
+        _compare(desired.assignments, mirror.assignment_labels, assignment_rows),
     )
 
 

@@ -46,47 +46,78 @@ class Pairs:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), tuple(labels))
 
 
+@dataclass(frozen=True)
+class Runs:
+    """A person column as its runs of equal neighbours, worked out without the export.
+
+    ``values``: the column itself (``lengths`` None) when runs would not save anything, else
+    one value per run and ``lengths`` its run lengths; ``same_as_users``: the runs are
+    exactly the mirror users' keys in order (every user has rows, as when everyone has a
+    course); ``numbers``: the values as integers, when they are canonical decimals.
+    """
+
+    size: int
+    values: pa.Array
+    lengths: np.ndarray | None
+    same_as_users: bool
+    numbers: np.ndarray | None
+
+
+def runs_of(column: pa.ChunkedArray | pa.Array, users: pa.Array | None = None) -> Runs:
+    """``column`` as :class:`Runs` (``users``: the mirror users' keys, in their order)."""
+    flat = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    flat = flat.cast(pa.large_string())
+    if not len(flat):
+        return Runs(0, flat, None, False, None)
+    encoded = pc.run_end_encode(flat, run_end_type=pa.int64())
+    if len(encoded.values) * 2 > len(flat):
+        return Runs(len(flat), flat, None, False, _decimal(flat))
+    lengths = np.diff(encoded.run_ends.to_numpy(), prepend=0)
+    values = encoded.values
+    same = users is not None and _same(values, users)
+    return Runs(len(flat), values, lengths, same, None if same else _decimal(values))
+
+
 def rows_of(
-    columns: Sequence[pa.ChunkedArray | pa.Array],
+    columns: Sequence[pa.ChunkedArray | pa.Array | Runs],
     people: pa.Array,
     known: tuple[pa.Array, np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Row among ``people`` (-1 where absent) of each value of each column, as int64.
 
     One hash table serves every column (a dictionary encoding of ``people`` followed by
-    the columns' values), and equal neighbours are looked up once (run-end encoding), so a
-    person-sorted column (the mirror's assignments, several per person) costs little.
-    Nothing is looked up for a column that is ``people`` itself, in order (every person
-    in one group), nor for one whose runs are exactly the values of ``known`` (values
-    whose rows are already known: the mirror's users, whose assignments come in the same
-    order). ``people`` must not repeat a value (a Roster's keys never do).
+    the columns' values), and equal neighbours are looked up once (run-end encoding,
+    :func:`runs_of`; a column may come encoded already), so a person-sorted column (the
+    mirror's assignments, several per person) costs little. Nothing is looked up for a
+    column that is ``people`` itself, in order (every person in one group), nor for one
+    whose runs are exactly the values of ``known`` (values whose rows are already known:
+    the mirror's users, whose assignments come in the same order). ``people`` must not
+    repeat a value (a Roster's keys never do).
     """
-    flat = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
-    flat = [c.cast(pa.large_string()) for c in flat]
     people = people.cast(pa.large_string())
     count = len(people)
-    found: list[np.ndarray | None] = [None] * len(flat)
-    heads: list[tuple[int, pa.Array, np.ndarray | None]] = []
-    for index, column in enumerate(flat):
-        if not len(column) or not count:
-            found[index] = np.full(len(column), -1, np.int64)
-            continue
-        if _same(column, people):
+    found: list[np.ndarray | None] = [None] * len(columns)
+    heads: list[tuple[int, Runs]] = []
+    for index, column in enumerate(columns):
+        if not isinstance(column, Runs):
+            column = runs_of(column, known[0] if known is not None else None)
+        if not column.size or not count:
+            found[index] = np.full(column.size, -1, np.int64)
+        elif column.lengths is None and _same(column.values, people):
             found[index] = np.arange(count, dtype=np.int64)
-            continue
-        encoded = pc.run_end_encode(column, run_end_type=pa.int64())
-        if len(encoded.values) * 2 > len(column):
-            heads.append((index, column, None))
-            continue
-        lengths = np.diff(encoded.run_ends.to_numpy(), prepend=0)
-        if known is not None and _same(encoded.values, known[0]):
-            found[index] = np.repeat(known[1], lengths)
+        elif (
+            column.same_as_users
+            and known is not None
+            and column.lengths is not None
+            and len(column.lengths) == len(known[1])
+        ):
+            found[index] = np.repeat(known[1], column.lengths)
         else:
-            heads.append((index, encoded.values, lengths))
+            heads.append((index, column))
     if heads and _by_number(people, heads, found):
         heads = []
     if heads:
-        together = pa.chunked_array([people, *(values for _, values, _ in heads)])
+        together = pa.chunked_array([people, *(runs.values for _, runs in heads)])
         codes = together.dictionary_encode()
         indices = np.concatenate(
             [chunk.indices.to_numpy(zero_copy_only=False) for chunk in codes.chunks]
@@ -94,11 +125,11 @@ def rows_of(
         if not np.array_equal(indices[:count], np.arange(count)):
             raise ValueError("rows_of: people must not repeat a value")
         start = count
-        for index, values, lengths in heads:
-            part = indices[start : start + len(values)]
-            start += len(values)
+        for index, runs in heads:
+            part = indices[start : start + len(runs.values)]
+            start += len(runs.values)
             rows = np.where(part < count, part, -1)
-            found[index] = rows if lengths is None else np.repeat(rows, lengths)
+            found[index] = rows if runs.lengths is None else np.repeat(rows, runs.lengths)
     return [f if f is not None else np.zeros(0, np.int64) for f in found]
 
 
@@ -122,22 +153,19 @@ def _decimal(values: pa.Array) -> np.ndarray | None:
 
 
 def _by_number(
-    people: pa.Array,
-    heads: Sequence[tuple[int, pa.Array, np.ndarray | None]],
-    found: list[np.ndarray | None],
+    people: pa.Array, heads: Sequence[tuple[int, Runs]], found: list[np.ndarray | None]
 ) -> bool:
     """:func:`rows_of`'s lookups as integers, when ``people`` and every looked-up value
     are decimal numbers (:func:`_decimal`); False (nothing filled in) otherwise."""
+    if any(runs.numbers is None for _, runs in heads):
+        return False
     numbers = _decimal(people)
     if numbers is None:
         return False
-    wanted = [_decimal(values) for _, values, _ in heads]
-    if any(w is None for w in wanted):
-        return False
-    for (index, _, lengths), values in zip(heads, wanted, strict=True):
-        assert values is not None
-        rows = _lookup(numbers, values)
-        found[index] = rows if lengths is None else np.repeat(rows, lengths)
+    for index, runs in heads:
+        assert runs.numbers is not None
+        rows = _lookup(numbers, runs.numbers)
+        found[index] = rows if runs.lengths is None else np.repeat(rows, runs.lengths)
     return True
 
 
@@ -171,14 +199,17 @@ def _same(left: pa.Array, right: pa.Array) -> bool:
     return bool(pc.all(pc.equal(left, right.cast(left.type))).as_py())
 
 
-def label_codes(
-    columns: Sequence[pa.ChunkedArray | pa.Array], labels: dict[Hashable, int]
-) -> np.ndarray:
-    """The code of each row's label (one column: its text; several: the tuple of texts).
+@dataclass(frozen=True)
+class Labels:
+    """Label columns encoded without the export: each row's index into ``distinct``."""
 
-    ``labels`` (label -> code) is extended with labels not seen before, in order of first
-    appearance among the distinct values.
-    """
+    codes: np.ndarray
+    distinct: tuple[Hashable, ...]
+
+
+def encode_labels(columns: Sequence[pa.ChunkedArray | pa.Array]) -> Labels:
+    """The rows' labels (one column: its text; several: the tuple of texts) as codes over
+    the distinct labels, in order of first appearance."""
     parts = []
     for column in columns:
         if isinstance(column, pa.ChunkedArray):
@@ -186,22 +217,39 @@ def label_codes(
         encoded = column.dictionary_encode()
         parts.append((encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary))
     if not parts or not len(parts[0][0]):
-        return np.zeros(0, np.int64)
+        return Labels(np.zeros(0, np.int64), ())
     combined = np.zeros(len(parts[0][0]), np.int64)
     for indices, dictionary in parts:
         combined = combined * len(dictionary) + indices
-    seen = pd.unique(combined)
-    table = np.zeros(int(seen.max()) + 1, np.int64)
+    codes, seen = pd.factorize(combined)
     texts = [dictionary.to_pylist() for _, dictionary in parts]
+    distinct: list[Hashable] = []
     for value in seen.tolist():
         rest = int(value)
         picked = []
         for names in reversed(texts):
             rest, at = divmod(rest, len(names))
             picked.append(names[at])
-        label = picked[0] if len(picked) == 1 else tuple(reversed(picked))
-        table[value] = labels.setdefault(label, len(labels))
-    return table[combined]
+        distinct.append(picked[0] if len(picked) == 1 else tuple(reversed(picked)))
+    return Labels(codes.astype(np.int64, copy=False), tuple(distinct))
+
+
+def label_codes(
+    columns: Sequence[pa.ChunkedArray | pa.Array] | Labels, labels: dict[Hashable, int]
+) -> np.ndarray:
+    """The code of each row's label (see :func:`encode_labels`; the columns may come
+    encoded already).
+
+    ``labels`` (label -> code) is extended with labels not seen before, in order of first
+    appearance among the distinct values.
+    """
+    encoded = columns if isinstance(columns, Labels) else encode_labels(columns)
+    if not len(encoded.codes):
+        return np.zeros(0, np.int64)
+    table = np.array(
+        [labels.setdefault(label, len(labels)) for label in encoded.distinct], dtype=np.int64
+    )
+    return table[encoded.codes]
 
 
 def member_pairs(memberships: pd.DataFrame, people: pa.Array) -> Pairs:

@@ -2,8 +2,8 @@
 
 Loading turns one connection's mirror rows into the plain :class:`~syncd.plan.model.Mirror`
 the (SQLAlchemy-free) plan diffs against. Each table comes as one aggregate row per
-column (all texts joined, and their lengths) that Arrow takes over without copying, never
-one Python object per row (see :func:`_frame`), and ``attrs`` stay JSON text for the plan
+column (all texts joined, and their lengths: :mod:`syncd.state.mirror_query`) that Arrow
+cuts into values, never one Python object per row, and ``attrs`` stay JSON text for the plan
 to decode only where a hash changed: a million users with their memberships and courses
 load in a couple of seconds on SQLite. Missing texts are
 ``""`` in the frames (a user whose remote id is not known yet, a group at the top), never
@@ -27,28 +27,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    Connection,
-    LargeBinary,
-    Text,
-    case,
-    cast,
-    delete,
-    func,
-    literal,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy import Boolean, Text, cast, delete, select, update
 
 from syncd.errors import StateError
 from syncd.plan.hashing import hash_attrs
 from syncd.plan.model import MIRROR_COLUMNS, Mirror
 from syncd.plan.users import NOT_LOADED
+from syncd.state import mirror_query
 from syncd.state.db import changed_rows, dialect_insert
+from syncd.state.mirror_query import Db
 from syncd.state.models import (
     AssignmentKind,
     MirrorAssignment,
@@ -56,8 +43,6 @@ from syncd.state.models import (
     MirrorMembership,
     MirrorUser,
 )
-
-Db = Session | Connection
 
 # --------------------------------------------------------------------------- loading
 
@@ -81,179 +66,63 @@ def load_mirror_frames(
     are most of the mirror's bytes (160 MB for a million people) and the diff reads about
     one in a hundred.
     """
-    columns: dict[str, Column] = {
-        "external_id": MirrorUser.external_id,
-        "remote_id": MirrorUser.remote_id,
-        "match_value": MirrorUser.match_value,
-        "active": MirrorUser.active,
-        "attrs": cast(MirrorUser.attrs, Text),
-        "attrs_hash": MirrorUser.attrs_hash,
-    }
-    if not attrs:
-        if decode_attrs:
-            raise ValueError("decode_attrs needs the attrs loaded")
-        del columns["attrs"]
-    users = _frame(db, MirrorUser, connection, columns, (MirrorUser.external_id,), "users")
-    if decode_attrs and len(users):
-        users["attrs"] = pd.Series(_decode_all(users["attrs"]), index=users.index, dtype=object)
-    groups = _frame(
-        db,
-        MirrorGroup,
-        connection,
-        {
-            "key": MirrorGroup.key,
-            "remote_id": MirrorGroup.remote_id,
-            "name": MirrorGroup.name,
-            "parent_key": MirrorGroup.parent_key,
-        },
-        (MirrorGroup.key,),
-        "groups",
+    if decode_attrs and not attrs:
+        raise ValueError("decode_attrs needs the attrs loaded")
+    return mirror_frames(
+        mirror_query.fetch_all(db, connection, attrs=attrs), decode_attrs=decode_attrs
     )
-    memberships = _frame(
-        db,
-        MirrorMembership,
-        connection,
-        {"group_key": MirrorMembership.group_key, "external_id": MirrorMembership.external_id},
-        (MirrorMembership.group_key, MirrorMembership.external_id),
-        "memberships",
-    )
-    assignments = _frame(
-        db,
-        MirrorAssignment,
-        connection,
-        {
-            "external_id": MirrorAssignment.external_id,
-            "kind": MirrorAssignment.kind,
-            "item_id": MirrorAssignment.item_id,
-        },
-        (MirrorAssignment.external_id, MirrorAssignment.kind, MirrorAssignment.item_id),
-        "assignments",
-    )
-    return {
-        "users": users,
-        "groups": groups,
-        "memberships": memberships,
-        "assignments": assignments,
-    }
 
 
-Column = ColumnElement[Any] | QueryableAttribute[Any]
-Columns = Mapping[str, Column]
-
-
-def _frame(
-    db: Db,
-    model: type[Any],
-    connection: str,
-    columns: Columns,
-    order: tuple[Column, ...],
-    name: str,
-) -> pd.DataFrame:
-    """One connection's rows of ``model`` as a frame with the contract's columns.
+def mirror_frames(
+    fetched: Mapping[str, mirror_query.Fetched], *, decode_attrs: bool = False
+) -> dict[str, pd.DataFrame]:
+    """The frames of :func:`load_mirror_frames` from tables already fetched.
 
     A million people and their assignments are several million rows: fetched one Python
     tuple per row they take seconds. So the database hands each column over as one text
-    (see :func:`_joined`) that Arrow cuts into values: a handful of objects in all.
+    (:mod:`syncd.state.mirror_query`) that Arrow cuts into values: a handful of objects in
+    all.
     """
-    where = model.connection == connection
-    conn = db.connection() if isinstance(db, Session) else db
-    joined = _joined(conn, columns, where, order)
-    if joined is not None:
-        return _as_frame(name, joined)
-    statement = select(*columns.values()).where(where).order_by(*order)
-    result = conn.execute(statement)
-    try:
-        records = result.cursor.fetchall()
-    finally:
-        result.close()
-    frame = pd.DataFrame.from_records(records, columns=list(columns), nrows=len(records))
-    return _as_frame(name, {c: frame[c] for c in columns})
-
-
-_SEP = "\x1e"
-"""Between the values of a joined column (JSON escapes it; keys and names do not hold it)."""
-
-_WIDE = frozenset({"attrs"})
-"""Columns joined without separators and cut by their byte lengths instead: splitting
-would copy their many megabytes once more, measuring costs the database little."""
-
-
-def _as_text(column: Column) -> ColumnElement[Any]:
-    """The column as text for aggregating: booleans as 1/0, NULL as "" (aggregates skip
-    NULLs, which would shift every later value)."""
-    if isinstance(column.type, Boolean):
-        return case((column, "1"), else_="0")
-    if getattr(column, "nullable", True):
-        return func.coalesce(column, "")
-    return column.expression if isinstance(column, QueryableAttribute) else column
-
-
-def _joined(
-    conn: Connection,
-    columns: Columns,
-    where: ColumnElement[bool],
-    order: tuple[Column, ...],
-) -> dict[str, pa.Array | np.ndarray] | None:
-    """Each column as one Arrow text array (``active`` as a bool array), from one SELECT.
-
-    The database joins each column's values into one text (``group_concat``/``string_agg``)
-    with ``_SEP`` between them, or, for ``_WIDE`` columns, with nothing between and their
-    byte lengths alongside. The aggregates of one SELECT see the rows in the same order,
-    so the columns stay aligned, and the row count comes along: a value that happens to
-    hold the separator makes a split come out longer, and None sends the caller down the
-    row-by-row path (as does a database this does not know how to ask).
-    """
-    dialect = conn.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        return None
-
-    def joined(text: ColumnElement[Any], sep: str) -> ColumnElement[Any]:
-        if dialect == "sqlite":
-            return cast(func.group_concat(text, sep), LargeBinary)
-        return func.convert_to(
-            func.string_agg(text, aggregate_order_by(literal(sep), *order)), "UTF8"
-        )
-
-    def lengths(text: ColumnElement[Any]) -> ColumnElement[Any]:
-        if dialect == "sqlite":
-            return func.group_concat(func.length(cast(text, LargeBinary)), ",")
-        size = cast(func.octet_length(text), Text)
-        return func.string_agg(size, aggregate_order_by(literal(","), *order))
-
-    aggregates: list[ColumnElement[Any]] = []
-    for name, column in columns.items():
-        text = _as_text(column)
-        if isinstance(column.type, Boolean):
-            aggregates.append(joined(text, ""))
-        elif name in _WIDE:
-            aggregates += [joined(text, ""), lengths(text)]
+    frames: dict[str, pd.DataFrame] = {}
+    for name, table in fetched.items():
+        if table.joined is not None:
+            values = _cut(table)
         else:
-            aggregates.append(joined(text, _SEP))
-    statement = select(func.count(), *aggregates).where(where)
-    if dialect == "sqlite":
-        # SQLite (before 3.44) cannot order inside group_concat, and an ordered subquery
-        # costs a third more; a range condition on the leading key column makes it walk
-        # the primary-key index, which yields the rows in key order.
-        statement = statement.where(order[0] >= "")
-    result = conn.execute(statement)
-    try:
-        row = result.cursor.fetchone()
-        assert row is not None, "an aggregate SELECT always has one row"
-        count, *values = row
-    finally:
-        result.close()
+            assert table.records is not None
+            frame = pd.DataFrame.from_records(
+                table.records, columns=list(table.table.columns), nrows=len(table.records)
+            )
+            values = {c: frame[c] for c in table.table.columns}
+        frames[name] = _as_frame(name, values)
+    users = frames["users"]
+    if decode_attrs and len(users):
+        users["attrs"] = pd.Series(_decode_all(users["attrs"]), index=users.index, dtype=object)
+    return frames
+
+
+def _cut(table: mirror_query.Fetched) -> dict[str, pa.Array | np.ndarray]:
+    """Each joined column as one Arrow text array (``active`` as a bool array).
+
+    The fetch has checked the separators; byte lengths that do not add up would mean the
+    database answered something else than it was asked.
+    """
+    assert table.joined is not None
+    count = table.count
     found: dict[str, pa.Array | np.ndarray] = {}
-    for name, column in columns.items():
-        data = bytes(values.pop(0) or b"")
+    for name, column in table.table.columns.items():
+        raw = table.joined[name]
         cut: pa.Array | np.ndarray | None
         if isinstance(column.type, Boolean):
-            cut = np.frombuffer(data, dtype=np.uint8) == ord("1")
-        elif name in _WIDE:
-            cut = _measured(data, values.pop(0) or "", count)
+            cut = np.frombuffer(raw, dtype=np.uint8) == ord("1")
+        elif name in mirror_query.WIDE:
+            cut = _measured(raw[0], raw[1], count)
         else:
-            cut = _split(data, count)
+            cut = _split(raw, count)
         if cut is None or len(cut) != count:
-            return None
+            raise StateError(
+                f"mirror table {table.table.model.__tablename__}: column {name} does not "
+                f"cut into its {count} values"
+            )
         found[name] = cut
     return found
 
@@ -264,7 +133,7 @@ def _split(data: bytes, count: int) -> pa.Array:
         return pa.array([], pa.large_string())
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
     whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
-    return pc.split_pattern(whole, _SEP).flatten()
+    return pc.split_pattern(whole, mirror_query.SEP).flatten()
 
 
 def _measured(data: bytes, lengths: str, count: int) -> pa.Array | None:
@@ -348,7 +217,7 @@ def with_user_attrs(db: Db, connection: str, mirror: Mirror, rows: np.ndarray) -
     cells = users["attrs"].to_numpy(dtype=object, copy=True)
     cells[rows] = [found[external_id] or "{}" for external_id in wanted]
     users = users.assign(attrs=pd.Series(cells, index=users.index, dtype=object))
-    return Mirror(users, mirror.groups, mirror.memberships, mirror.assignments)
+    return Mirror(users, mirror.groups, mirror.memberships, mirror.assignments, mirror.memo)
 
 
 _ATTRS_CHUNK = 5_000

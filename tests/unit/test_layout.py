@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,17 @@ def test_stage_does_not_reach_into_later_stages(folder, forbidden):
         if name.startswith(folder) and any(uses(imports, f) for f in forbidden)
     ]
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("module", ["syncd.cli", "syncd.planning"])
+def test_command_line_and_plan_stage_load_without_pandas_or_arrow(module):
+    """`syncd plan` starts reading the state database before pandas and Arrow load (a
+    third of a second of its critical path), and `syncd --help` never loads them."""
+    probe = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy', 'httpx') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.strip() == "[]"

@@ -1,0 +1,206 @@
+"""The mirror's tables fetched as they come from the database, one aggregate row per table.
+
+Split from :mod:`syncd.state.mirror` (which turns these rows into the plan's frames) so
+that fetching needs SQLAlchemy alone: ``syncd plan`` starts the queries in a second thread
+before it imports pandas and Arrow, which takes a third of a second that the database
+spends answering. Nothing here imports numpy, pandas or pyarrow.
+
+Each table comes as one row of aggregates, one per column: all the column's values joined
+into one text (``group_concat``/``string_agg``) with :data:`SEP` between them, or, for the
+:data:`WIDE` columns, with nothing between and their byte lengths alongside; booleans as
+one ``1``/``0`` byte each. The aggregates of one SELECT see the rows in the same order, so
+the columns stay aligned, and the row count comes along to check the cutting against.
+A database this does not know how to ask this way, or a table with a value that holds the
+separator (the cut would come out longer), is read row by row instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from syncd.state.models import MirrorAssignment, MirrorGroup, MirrorMembership, MirrorUser
+
+Db = Session | Connection
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+Columns = Mapping[str, Column]
+
+SEP = "\x1e"
+"""Between the values of a joined column (JSON escapes it; keys and names do not hold it)."""
+
+WIDE = frozenset({"attrs"})
+"""Columns joined without separators and cut by their byte lengths instead: splitting
+would copy their many megabytes once more, measuring costs the database little."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table's rows for one connection: its columns and how they were fetched."""
+
+    model: type[Any]
+    columns: Columns
+    order: tuple[Column, ...]
+
+
+def tables(*, attrs: bool = True) -> dict[str, Table]:
+    """The four mirror tables with the columns of the plan's contract, in key order.
+
+    Without ``attrs`` the users' JSON texts (most of the mirror's bytes) are left out.
+    """
+    users: dict[str, Column] = {
+        "external_id": MirrorUser.external_id,
+        "remote_id": MirrorUser.remote_id,
+        "match_value": MirrorUser.match_value,
+        "active": MirrorUser.active,
+        "attrs": cast(MirrorUser.attrs, Text),
+        "attrs_hash": MirrorUser.attrs_hash,
+    }
+    if not attrs:
+        del users["attrs"]
+    return {
+        "users": Table(MirrorUser, users, (MirrorUser.external_id,)),
+        "groups": Table(
+            MirrorGroup,
+            {
+                "key": MirrorGroup.key,
+                "remote_id": MirrorGroup.remote_id,
+                "name": MirrorGroup.name,
+                "parent_key": MirrorGroup.parent_key,
+            },
+            (MirrorGroup.key,),
+        ),
+        "memberships": Table(
+            MirrorMembership,
+            {"group_key": MirrorMembership.group_key, "external_id": MirrorMembership.external_id},
+            (MirrorMembership.group_key, MirrorMembership.external_id),
+        ),
+        "assignments": Table(
+            MirrorAssignment,
+            {
+                "external_id": MirrorAssignment.external_id,
+                "kind": MirrorAssignment.kind,
+                "item_id": MirrorAssignment.item_id,
+            },
+            (MirrorAssignment.external_id, MirrorAssignment.kind, MirrorAssignment.item_id),
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One table as the database gave it.
+
+    ``joined``: the row count and each column's aggregate (bytes, or for a WIDE column
+    (bytes, comma-separated byte lengths)); None when the rows came one by one, in
+    ``records`` instead.
+    """
+
+    table: Table
+    count: int
+    joined: dict[str, Any] | None
+    records: list[tuple[Any, ...]] | None = None
+
+
+def fetch(db: Db, connection: str, table: Table) -> Fetched:
+    """One connection's rows of ``table``, as one aggregate row where the dialect allows."""
+    where = table.model.connection == connection
+    conn = db.connection() if isinstance(db, Session) else db
+    found = _fetch_joined(conn, table, where)
+    if found is not None:
+        return found
+    statement = select(*table.columns.values()).where(where).order_by(*table.order)
+    result = conn.execute(statement)
+    try:
+        records = list(result.cursor.fetchall())
+    finally:
+        result.close()
+    return Fetched(table, len(records), None, records)
+
+
+def fetch_all(db: Db, connection: str, *, attrs: bool = True) -> dict[str, Fetched]:
+    """The four mirror tables of one connection (see :func:`tables`)."""
+    return {name: fetch(db, connection, table) for name, table in tables(attrs=attrs).items()}
+
+
+def _as_text(column: Column) -> ColumnElement[Any]:
+    """The column as text for aggregating: booleans as 1/0, NULL as "" (aggregates skip
+    NULLs, which would shift every later value)."""
+    if isinstance(column.type, Boolean):
+        return case((column, "1"), else_="0")
+    if getattr(column, "nullable", True):
+        return func.coalesce(column, "")
+    return column.expression if isinstance(column, QueryableAttribute) else column
+
+
+def _fetch_joined(conn: Connection, table: Table, where: ColumnElement[bool]) -> Fetched | None:
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    order = table.order
+
+    def joined(text: ColumnElement[Any], sep: str) -> ColumnElement[Any]:
+        if dialect == "sqlite":
+            return cast(func.group_concat(text, sep), LargeBinary)
+        return func.convert_to(
+            func.string_agg(text, aggregate_order_by(literal(sep), *order)), "UTF8"
+        )
+
+    def lengths(text: ColumnElement[Any]) -> ColumnElement[Any]:
+        if dialect == "sqlite":
+            return func.group_concat(func.length(cast(text, LargeBinary)), ",")
+        size = cast(func.octet_length(text), Text)
+        return func.string_agg(size, aggregate_order_by(literal(","), *order))
+
+    aggregates: list[ColumnElement[Any]] = []
+    for name, column in table.columns.items():
+        text = _as_text(column)
+        if isinstance(column.type, Boolean):
+            aggregates.append(joined(text, ""))
+        elif name in WIDE:
+            aggregates += [joined(text, ""), lengths(text)]
+        else:
+            aggregates.append(joined(text, SEP))
+    statement = select(func.count(), *aggregates).where(where)
+    if dialect == "sqlite":
+        # SQLite (before 3.44) cannot order inside group_concat, and an ordered subquery
+        # costs a third more; a range condition on the leading key column makes it walk
+        # the primary-key index, which yields the rows in key order.
+        statement = statement.where(order[0] >= "")
+    result = conn.execute(statement)
+    try:
+        row = result.cursor.fetchone()
+        assert row is not None, "an aggregate SELECT always has one row"
+        count, *values = row
+    finally:
+        result.close()
+    by_column: dict[str, Any] = {}
+    separator = SEP.encode("utf-8")
+    for name, column in table.columns.items():
+        data = bytes(values.pop(0) or b"")
+        if name in WIDE:
+            by_column[name] = (data, values.pop(0) or "")
+            continue
+        if isinstance(column.type, Boolean):
+            cut_into = len(data)
+        else:
+            cut_into = data.count(separator) + 1 if count else 0
+        if cut_into != count:
+            return None  # a value holds the separator: ask row by row
+        by_column[name] = data
+    return Fetched(table, int(count), by_column)
