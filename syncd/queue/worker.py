@@ -253,13 +253,17 @@ class Worker:
                     stats.stopped = "stopped"
                     break
                 self._check_lease()
+                # One reading of the clock for both questions: with two, an op falling due
+                # between them is neither claimable at the first nor "later" at the second,
+                # and the drain would call itself complete with that op still waiting.
+                now = self.clock()
                 batch = self.store.claim(
-                    self.worker_id, limit=self.settings.batch_size, lease=lease, now=self.clock()
+                    self.worker_id, limit=self.settings.batch_size, lease=lease, now=now
                 )
                 if batch:
                     self._run(batch, stats, lease)
                     continue
-                due = self.store.next_due(now=self.clock())
+                due = self.store.next_due(now=now)
                 if due is None:
                     stats.stopped = "complete"
                     break

@@ -246,3 +246,22 @@ def _now():
     from syncd.queue.worker import utcnow
 
     return utcnow()
+
+
+def test_an_op_falling_due_mid_pass_is_not_taken_for_the_end(store, lms, litmos_sandbox):
+    """The drain asks "anything ready?" and then "anything later?": both at one time. Read
+    twice, a retry falling due between the two readings was in neither answer, and the
+    drain reported "complete" with that op left in the outbox."""
+    from tests.integration import support
+
+    due = support.T0
+    support.enqueue(store, [user(1)], now=due)
+    readings = iter([due - timedelta(milliseconds=1), due + timedelta(milliseconds=1)])
+
+    def clock():
+        return next(readings, due + timedelta(seconds=1))
+
+    with connect(lms) as connector:
+        stats = Worker(store, connector, settings=FAST, rng=random.Random(1), clock=clock).drain()
+    assert (stats.stopped, stats.done) == ("complete", 1)
+    assert states(store) == {"create_user:E001": "done"}
