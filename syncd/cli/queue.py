@@ -24,7 +24,7 @@ from syncd import config as config_mod
 from syncd.errors import ConfigError
 from syncd.log import redact
 from syncd.state.db import open_state, session_factory
-from syncd.state.models import OutboxState as OpState
+from syncd.state.models import OutboxState
 
 if TYPE_CHECKING:
     from syncd.state.outbox import OutboxStore
@@ -41,7 +41,7 @@ StateOption = Annotated[
     list[str] | None,
     typer.Option(
         "--state",
-        help="Only ops in this state (repeatable): " + ", ".join(s.value for s in OpState),
+        help="Only ops in this state (repeatable): " + ", ".join(s.value for s in OutboxState),
         show_default=False,
     ),
 ]
@@ -52,7 +52,7 @@ ItemsArgument = Annotated[
 
 
 def _states(states: list[str] | None) -> list[str]:
-    known = {s.value for s in OpState}
+    known = {s.value for s in OutboxState}
     wrong = [s for s in states or [] if s not in known]
     if wrong:
         raise ConfigError(f"unknown state(s) {', '.join(wrong)}; known: {', '.join(sorted(known))}")
@@ -97,7 +97,7 @@ def list_ops(
 ) -> None:
     """Show ops, oldest first; by default everything not done yet."""
     states, ids, keys = _chosen(state, items)
-    states = states or [s.value for s in OpState if s is not OpState.DONE]
+    states = states or [s.value for s in OutboxState if s is not OutboxState.DONE]
     console = Console()
     listing = []
     with _stores(config, connection) as stores:
@@ -158,7 +158,7 @@ def retry(
     """Requeue dead, blocked or waiting ops now (all dead ones when nothing is chosen)."""
     states, ids, keys = _chosen(state, items)
     if not (states or ids or keys):
-        states = [OpState.DEAD.value]
+        states = [OutboxState.DEAD.value]
     with _stores(config, connection) as stores:
         for store in stores:
             n = store.requeue(states=states, ids=ids, keys=keys, now=datetime.now(UTC))

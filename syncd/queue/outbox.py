@@ -29,19 +29,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from syncd.state.models import OutboxState
 from syncd.vendors.base import Outcome, Status
 
-
-class OpState(StrEnum):
-    """The states an outbox row can be in (stored as these strings)."""
-
-    PENDING = "pending"
-    CLAIMED = "claimed"
-    DONE = "done"
-    RETRY = "retry"
-    DEAD = "dead"
-    BLOCKED = "blocked"
-
+OpState = OutboxState
+"""The states an outbox row can be in: the stored strings, defined once with the table's
+check constraint (``syncd.state.models``; importing it needs no database)."""
 
 OPEN_STATES = frozenset({OpState.PENDING, OpState.CLAIMED, OpState.RETRY, OpState.BLOCKED})
 """States whose op still has work ahead of it."""
