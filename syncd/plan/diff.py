@@ -154,23 +154,24 @@ class _Compared:
         width, names = self.width, self.names
 
         def texts(found: np.ndarray) -> list[tuple[str, Hashable]]:
-            found = np.unique(found[live[found // width]])
-            picked = ids.iloc[found // width].tolist()
-            return [(i, names[c]) for i, c in zip(picked, (found % width).tolist(), strict=True)]
+            rows, codes = np.divmod(np.unique(found), width)
+            kept = live[rows]
+            picked = ids.iloc[rows[kept]].tolist()
+            return [(i, names[c]) for i, c in zip(picked, codes[kept].tolist(), strict=True)]
 
         added = texts(self.want[self.missing])
         return _Change(added, texts(self.held[self.unwanted]) if removals else [])
 
 
-def _compare(wanted: Pairs, columns: sets.Labels, rows: np.ndarray) -> _Compared:
+def _compare(wanted: Pairs, held_labels: sets.Labels, rows: np.ndarray) -> _Compared:
     """The desired pairs against the mirror's, for everyone in this export.
 
-    ``columns`` are the mirror's labels, ``rows`` its people's rows among the desired people
-    (-1: not in this export, never compared). Only integer and Arrow work,
-    no pandas: :func:`diff` runs this in a second thread while the user diff runs.
+    ``held_labels`` are the mirror's labels, ``rows`` its people's rows among the desired
+    people (-1: not in this export, never compared). Only integer and Arrow work, no
+    pandas: :func:`diff` runs this in a second thread while the user diff runs.
     """
     labels: dict[Hashable, int] = {label: code for code, label in enumerate(wanted.labels)}
-    codes = label_codes(columns, labels)
+    codes = label_codes(held_labels, labels)
     width = max(len(labels), 1)
     want = sets.keys(wanted.rows, wanted.codes, width)
     ours = rows >= 0
