@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from syncd.plan.hashing import hash_attrs
-from syncd.plan.model import MIRROR_COLUMNS, Mirror, Plan
+from syncd.plan.model import MIRROR_COLUMNS, MIRROR_LABELS, Mirror, Plan, label_column
 from syncd.plan.ops import (
     AddMembers,
     AssignCourses,
@@ -178,15 +178,20 @@ class _State:
         return Mirror(
             users=users,
             groups=groups[list(MIRROR_COLUMNS["groups"])],
-            memberships=_frame(sorted(self.members), MIRROR_COLUMNS["memberships"]),
-            assignments=_frame(sorted(self.assigned), MIRROR_COLUMNS["assignments"]),
+            memberships=_frame(sorted(self.members), "memberships"),
+            assignments=_frame(sorted(self.assigned), "assignments"),
         )
 
 
-def _frame(rows: list[tuple[str, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series([r[i] for r in rows], dtype="str") for i, c in enumerate(columns)}
-    )
+def _frame(rows: list[tuple[str, ...]], name: str) -> pd.DataFrame:
+    labels = MIRROR_LABELS[name]
+    columns = {}
+    for at, column in enumerate(MIRROR_COLUMNS[name]):
+        values = [r[at] for r in rows]
+        columns[column] = pd.Series(
+            label_column(values) if column in labels else pd.Series(values, dtype="str")
+        )
+    return pd.DataFrame(columns)
 
 
 def apply(

@@ -347,9 +347,11 @@ def _mirror_sets(mirror: Mirror) -> _MirrorSets:
         users = arrow_text(mirror.users["external_id"]).combine_chunks()
         found = mirror.memo["sets"] = _MirrorSets(
             sets.runs_of(arrow_text(mirror.memberships["external_id"]), users),
-            sets.encode_labels([arrow_text(mirror.memberships["group_key"])]),
+            sets.encode_labels([sets.label_array(mirror.memberships["group_key"])]),
             sets.runs_of(arrow_text(mirror.assignments["external_id"]), users),
-            sets.encode_labels([arrow_text(mirror.assignments[c]) for c in ("kind", "item_id")]),
+            sets.encode_labels(
+                [sets.label_array(mirror.assignments[c]) for c in ("kind", "item_id")]
+            ),
         )
     return cast(_MirrorSets, found)
 

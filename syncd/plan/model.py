@@ -9,7 +9,7 @@ LMS's own listing into a :class:`Listing`. Nothing here imports from state, vend
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +26,13 @@ MIRROR_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 """Exact columns of each mirror frame; ``syncd.state.mirror`` produces these names."""
 
+MIRROR_LABELS: Mapping[str, tuple[str, ...]] = {
+    "memberships": ("group_key",),
+    "assignments": ("kind", "item_id"),
+}
+"""Mirror columns held as pandas categoricals of text: a few groups and courses repeated
+over millions of rows, which the database sends once each and the diff compares as codes."""
+
 LISTING_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "users": ("remote_id", "match_value", "active", "attrs"),
     "groups": ("remote_id", "name", "parent_remote_id"),
@@ -34,13 +41,28 @@ LISTING_COLUMNS: Mapping[str, tuple[str, ...]] = {
 ASSIGNMENT_KINDS = ("course", "learning_path")
 
 
-def _frame(columns: tuple[str, ...], attrs: str = "object") -> pd.DataFrame:
+def _frame(
+    columns: tuple[str, ...], attrs: str = "object", labels: tuple[str, ...] = ()
+) -> pd.DataFrame:
     dtypes: dict[str, Any] = {c: "str" for c in columns}
     if "active" in dtypes:
         dtypes["active"] = "bool"
     if "attrs" in dtypes:
         dtypes["attrs"] = attrs
+    for column in labels:
+        dtypes[column] = label_dtype(())
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
+
+
+def label_dtype(labels: Iterable[str]) -> pd.CategoricalDtype:
+    """The dtype of a :data:`MIRROR_LABELS` column with these distinct labels."""
+    return pd.CategoricalDtype(pd.Index(list(labels), dtype="str"))
+
+
+def label_column(values: Sequence[str] | pd.Series) -> pd.Categorical:
+    """Texts as a :data:`MIRROR_LABELS` column (for mirrors built from plain rows)."""
+    texts = pd.Series(values, dtype="str")
+    return pd.Categorical(texts, dtype=label_dtype(sorted(set(texts.tolist()))))
 
 
 def _check_columns(owner: str, frames: Mapping[str, pd.DataFrame], spec: Mapping[str, Any]) -> None:
@@ -61,6 +83,8 @@ class Mirror:
     ``attrs``, recomputed whenever any of them changes: the diff trusts an equal hash to mean
     "unchanged" and only reads ``attrs`` where the hash differs (a stale or missing hash
     costs time, never a wrong op, unless it equals the new hash while the attrs differ).
+    The :data:`MIRROR_LABELS` columns come from the database as categoricals; plain text
+    columns mean the same to the plan.
     """
 
     users: pd.DataFrame
@@ -80,7 +104,12 @@ class Mirror:
     def empty(cls) -> Mirror:
         """The mirror of a connection that has never synced (``attrs`` as JSON text, as
         ``syncd.state.mirror`` loads them)."""
-        return cls(**{name: _frame(cols, attrs="str") for name, cols in MIRROR_COLUMNS.items()})
+        return cls(
+            **{
+                name: _frame(cols, attrs="str", labels=MIRROR_LABELS.get(name, ()))
+                for name, cols in MIRROR_COLUMNS.items()
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from sqlalchemy import Boolean, Text, cast, delete, select, update
 
 from syncd.errors import StateError
 from syncd.plan.hashing import hash_attrs
-from syncd.plan.model import MIRROR_COLUMNS, Mirror
+from syncd.plan.model import MIRROR_COLUMNS, MIRROR_LABELS, Mirror, label_column, label_dtype
 from syncd.plan.users import NOT_LOADED
 from syncd.state import mirror_query
 from syncd.state.db import changed_rows, dialect_insert
@@ -85,7 +85,9 @@ def mirror_frames(
     """
     frames: dict[str, pd.DataFrame] = {}
     for name, table in fetched.items():
-        if table.joined is not None:
+        if table.groups is not None:
+            values = _ungrouped(table)
+        elif table.joined is not None:
             values = _cut(table)
         else:
             assert table.records is not None
@@ -124,6 +126,33 @@ def _cut(table: mirror_query.Fetched) -> dict[str, pa.Array | np.ndarray]:
                 f"cut into its {count} values"
             )
         found[name] = cut
+    return found
+
+
+def _ungrouped(table: mirror_query.Fetched) -> dict[str, pa.Array | pd.Categorical]:
+    """A grouped table's columns, one value per row, group after group.
+
+    The ``by`` columns become categoricals (each label made once, the rows only codes);
+    the joined column is cut as one text.
+    """
+    assert table.groups is not None
+    groups = table.groups
+    (name,) = (n for n in table.table.columns if n not in table.table.by)
+    values = _split(mirror_query.SEP.encode("utf-8").join(g.joined for g in groups), table.count)
+    if len(values) != table.count:
+        raise StateError(
+            f"mirror table {table.table.model.__tablename__}: column {name} does not "
+            f"cut into its {table.count} values"
+        )
+    sizes = [g.count for g in groups]
+    found: dict[str, pa.Array | pd.Categorical] = {name: values}
+    for at, column in enumerate(table.table.by):
+        labels = sorted({g.labels[at] for g in groups})
+        code = {label: i for i, label in enumerate(labels)}
+        per_group = np.array([code[g.labels[at]] for g in groups], dtype=np.int32)
+        found[column] = pd.Categorical.from_codes(
+            np.repeat(per_group, sizes), dtype=label_dtype(labels)
+        )
     return found
 
 
@@ -170,7 +199,13 @@ def _as_frame(name: str, values: Mapping[str, Any]) -> pd.DataFrame:
             frame[column] = pd.Series(np.full(rows, NOT_LOADED, dtype=object), dtype=object)
             continue
         raw = values[column]
-        if isinstance(raw, np.ndarray) and raw.dtype == bool:
+        if column in MIRROR_LABELS.get(name, ()):
+            frame[column] = pd.Series(
+                raw
+                if isinstance(raw, pd.Categorical)
+                else label_column(pd.Series(raw, dtype="str"))
+            )
+        elif isinstance(raw, np.ndarray) and raw.dtype == bool:
             frame[column] = pd.Series(raw)
         elif isinstance(raw, pa.Array):
             empty = pc.equal(raw, "")

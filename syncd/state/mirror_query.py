@@ -10,6 +10,11 @@ into one text (``group_concat``/``string_agg``) with :data:`SEP` between them, o
 :data:`WIDE` columns, with nothing between and their byte lengths alongside; booleans as
 one ``1``/``0`` byte each. The aggregates of one SELECT see the rows in the same order, so
 the columns stay aligned, and the row count comes along to check the cutting against.
+Memberships and assignments come grouped instead (:attr:`Table.by`): one row per group or
+course, with its holders' keys joined. A few dozen groups and courses share millions of
+rows, so their names are sent once each, not once per row, and an index in that order
+(the primary key of memberships, one of its own for assignments) yields the rows grouped
+without sorting: half the database's time for a million people's courses.
 A database this does not know how to ask this way, or a table with a value that holds the
 separator (the cut would come out longer), is read row by row instead.
 """
@@ -56,6 +61,9 @@ class Table:
     model: type[Any]
     columns: Columns
     order: tuple[Column, ...]
+    by: tuple[str, ...] = ()
+    """Columns with few distinct values (a group, a course) that the rows come grouped by;
+    the table's one other column is joined per group (see :class:`Group`)."""
 
 
 def tables(*, attrs: bool = True) -> dict[str, Table]:
@@ -89,17 +97,29 @@ def tables(*, attrs: bool = True) -> dict[str, Table]:
             MirrorMembership,
             {"group_key": MirrorMembership.group_key, "external_id": MirrorMembership.external_id},
             (MirrorMembership.group_key, MirrorMembership.external_id),
+            by=("group_key",),
         ),
         "assignments": Table(
             MirrorAssignment,
             {
-                "external_id": MirrorAssignment.external_id,
                 "kind": MirrorAssignment.kind,
                 "item_id": MirrorAssignment.item_id,
+                "external_id": MirrorAssignment.external_id,
             },
-            (MirrorAssignment.external_id, MirrorAssignment.kind, MirrorAssignment.item_id),
+            (MirrorAssignment.kind, MirrorAssignment.item_id, MirrorAssignment.external_id),
+            by=("kind", "item_id"),
         ),
     }
+
+
+@dataclass(frozen=True)
+class Group:
+    """The rows of a grouped table that share their ``by`` values (``labels``): ``count``
+    of them, whose other column's values are ``joined`` with :data:`SEP` between."""
+
+    labels: tuple[str, ...]
+    count: int
+    joined: bytes
 
 
 @dataclass(frozen=True)
@@ -107,21 +127,22 @@ class Fetched:
     """One table as the database gave it.
 
     ``joined``: the row count and each column's aggregate (bytes, or for a WIDE column
-    (bytes, comma-separated byte lengths)); None when the rows came one by one, in
-    ``records`` instead.
+    (bytes, comma-separated byte lengths)); for a grouped table (:attr:`Table.by`) the
+    ``groups`` instead. Both None when the rows came one by one, in ``records``.
     """
 
     table: Table
     count: int
     joined: dict[str, Any] | None
     records: list[tuple[Any, ...]] | None = None
+    groups: list[Group] | None = None
 
 
 def fetch(db: Db, connection: str, table: Table) -> Fetched:
     """One connection's rows of ``table``, as one aggregate row where the dialect allows."""
     where = table.model.connection == connection
     conn = db.connection() if isinstance(db, Session) else db
-    found = _fetch_joined(conn, table, where)
+    found = _fetch_grouped(conn, table, where) if table.by else _fetch_joined(conn, table, where)
     if found is not None:
         return found
     statement = select(*table.columns.values()).where(where).order_by(*table.order)
@@ -204,3 +225,36 @@ def _fetch_joined(conn: Connection, table: Table, where: ColumnElement[bool]) ->
             return None  # a value holds the separator: ask row by row
         by_column[name] = data
     return Fetched(table, int(count), by_column)
+
+
+def _fetch_grouped(conn: Connection, table: Table, where: ColumnElement[bool]) -> Fetched | None:
+    """One row per distinct ``by`` values, with the other column's values joined.
+
+    The order inside each group does not matter to the plan (a group's holders are a set);
+    PostgreSQL is asked for key order all the same, SQLite gives it by walking the index.
+    """
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    (name,) = (n for n in table.columns if n not in table.by)
+    value = table.columns[name]
+    if dialect == "sqlite":
+        joined = cast(func.group_concat(value, SEP), LargeBinary)
+    else:
+        joined = func.convert_to(
+            func.string_agg(value, aggregate_order_by(literal(SEP), value)), "UTF8"
+        )
+    by = [table.columns[n] for n in table.by]
+    result = conn.execute(select(*by, func.count(), joined).where(where).group_by(*by))
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    separator = SEP.encode("utf-8")
+    groups: list[Group] = []
+    for *labels, count, data in rows:
+        data = bytes(data or b"")
+        if data.count(separator) + 1 != count:
+            return None  # a value holds the separator: ask row by row
+        groups.append(Group(tuple(labels), int(count), data))
+    return Fetched(table, sum(g.count for g in groups), None, groups=groups)

@@ -252,10 +252,17 @@ class MirrorMembership(Base):
 
 
 class MirrorAssignment(Base):
-    """A course or learning path assigned to a person, as confirmed by the LMS."""
+    """A course or learning path assigned to a person, as confirmed by the LMS.
+
+    Indexed by course too: the plan reads each course's holders together
+    (:mod:`syncd.state.mirror_query`), the worker writes one person's at a time.
+    """
 
     __tablename__ = "mirror_assignments"
-    __table_args__ = (_check_in("kind", AssignmentKind, "kind"),)
+    __table_args__ = (
+        _check_in("kind", AssignmentKind, "kind"),
+        Index(None, "connection", "kind", "item_id", "external_id"),
+    )
 
     connection: Mapped[str] = mapped_column(String(NAME), primary_key=True)
     external_id: Mapped[str] = mapped_column(String(KEY), primary_key=True)

@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
@@ -20,6 +21,19 @@ from syncd.state.outbox import ClaimedOp, OutboxStore
 from syncd.vendors.base import Outcome
 
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def contract_dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    """A mirror frame's dtypes as the contract states them: a categorical's categories
+    are data, so only its kind and its categories' dtype count."""
+    return {
+        column: f"category[{dtype.categories.dtype}]"
+        if isinstance(dtype, pd.CategoricalDtype)
+        else str(dtype)
+        for column, dtype in frame.dtypes.items()
+    }
+
+
 LEASE = timedelta(seconds=60)
 
 

@@ -19,6 +19,7 @@ from syncd.plan.model import MIRROR_COLUMNS, Mirror
 from syncd.state import mirror
 from syncd.state.db import session_factory
 from syncd.state.models import MirrorAssignment, MirrorGroup, MirrorMembership, MirrorUser
+from tests.integration.support import contract_dtypes
 
 NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ def same(frames: dict[str, pd.DataFrame], rows: dict[str, list[list[object]]]) -
     empty = Mirror.empty()
     for name in MIRROR_COLUMNS:
         frame = frames[name]
-        assert frame.dtypes.to_dict() == getattr(empty, name).dtypes.to_dict(), name
+        assert contract_dtypes(frame) == contract_dtypes(getattr(empty, name)), name
         loaded = [list(r) for r in frame.itertuples(index=False, name=None)]
         if name == "users":
             for row in [*loaded, *rows[name]]:
@@ -111,10 +112,10 @@ def test_aggregated_load_equals_the_row_by_row_load(state_engine):
     assert fast["groups"].values.tolist() == [["g:A", "T", "A", "g:B"], ["g:B", "", "B", ""]]
     assert fast["memberships"].values.tolist() == [["g:A", "E10"], ["g:B", "E1"], ["g:B", "E3"]]
     assert fast["assignments"].values.tolist() == [
-        ["E10", "learning_path", "LP"],
         ["E3", "course", "C1"],
         ["E3", "course", "C2"],
-    ]
+        ["E10", "learning_path", "LP"],
+    ], "by course, then person"
 
 
 def test_a_value_holding_the_separator_falls_back_to_rows(state_engine):
@@ -124,6 +125,24 @@ def test_a_value_holding_the_separator_falls_back_to_rows(state_engine):
     fast, rows = load_both(state_engine)
     assert fast["users"]["match_value"].tolist() == [odd, "b@x"]
     same(fast, rows)
+
+
+def test_a_member_key_holding_the_separator_falls_back_to_rows_in_grouped_tables(state_engine):
+    odd = "E\x1e9"
+    with session_factory(state_engine).begin() as session:
+        seed(session, [(odd, "R9", "n@x", {}, True), ("E1", "R1", "a@x", {}, True)])
+        group(session, "g:A", "A", None, "T")
+        mirror.add_memberships(session, "lm", "g:A", [odd, "E1"])
+        mirror.add_assignments(session, "lm", odd, "course", ["C1", "C2"])
+        mirror.add_assignments(session, "lm", "E1", "course", ["C1"])
+    fast, rows = load_both(state_engine)
+    same(fast, rows)
+    assert fast["memberships"].values.tolist() == [["g:A", odd], ["g:A", "E1"]]
+    assert fast["assignments"].values.tolist() == [
+        [odd, "course", "C1"],
+        ["E1", "course", "C1"],
+        [odd, "course", "C2"],
+    ]
 
 
 def test_a_connection_without_rows_loads_empty_frames_of_the_contract(state_engine):
