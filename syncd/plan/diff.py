@@ -282,7 +282,7 @@ def diff(
     # The set comparisons need the users' rows but not the user diff's outcome (who ends
     # up live filters them afterwards): on a large company they run meanwhile, in Arrow
     # and numpy, which leave the interpreter free for the user diff.
-    known = (arrow_text(users["external_id"]).combine_chunks(), worker.rows_of_users())
+    known = worker.rows_of_users()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
         compared = pool.submit(
             _compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known
@@ -357,9 +357,10 @@ def _mirror_sets(mirror: Mirror) -> _MirrorSets:
 
 
 def _compare_sets(
-    desired: Desired, people: pa.Array, mirror: _MirrorSets, known: tuple[pa.Array, np.ndarray]
+    desired: Desired, people: pa.Array, mirror: _MirrorSets, known: np.ndarray
 ) -> tuple[_Compared, _Compared]:
-    """Memberships and assignments compared (see :func:`_compare`)."""
+    """Memberships and assignments compared (see :func:`_compare`); ``known``: each
+    mirror user's row among the desired people."""
     member_rows, assignment_rows = rows_of(
         [mirror.member_runs, mirror.assignment_runs], people, known=known
     )

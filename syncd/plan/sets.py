@@ -7,9 +7,10 @@ the desired people frame) and ``codes`` (an index into ``labels``, the few disti
 or courses). Comparing the desired set with the mirror's is then one integer membership
 test each way (:func:`compare`); strings come back only for the pairs that become ops.
 
-The mirror's side is translated once per plan: its person keys are looked up among the
-export's people (:func:`rows_of`, each run of equal neighbours once: the mirror comes
-sorted by person), its labels are dictionary-encoded (:func:`label_codes`). A mirror pair
+The mirror's side is translated once per plan: its person keys are located among the
+mirror's own users ahead (:func:`runs_of`, while the export is still being read), so the
+diff only gathers each user's row among the export's people (:func:`rows_of`); its labels
+come as categoricals' codes (:func:`label_array`, :func:`label_codes`). A mirror pair
 whose person is not in the export gets row -1: such a person holds no live account this
 run (absent, or their row was rejected), and the diff never touches their memberships or
 courses.
@@ -18,7 +19,7 @@ courses.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -51,16 +52,18 @@ class Runs:
     """A person column as its runs of equal neighbours, worked out without the export.
 
     ``values``: the column itself (``lengths`` None) when runs would not save anything, else
-    one value per run and ``lengths`` its run lengths; ``same_as_users``: the runs are
-    exactly the mirror users' keys in order (every user has rows, as when everyone has a
-    course); ``numbers``: the values as integers, when they are canonical decimals.
+    one value per run and ``lengths`` its run lengths; ``numbers``: the values as integers,
+    when they are canonical decimals; ``users``: each value's position among the mirror's
+    users (-1: not one of them), when worked out against them (:func:`runs_of`; there
+    were ``user_count``), which leaves the diff a gather instead of a lookup per row.
     """
 
     size: int
     values: pa.Array
     lengths: np.ndarray | None
-    same_as_users: bool
     numbers: np.ndarray | None
+    users: np.ndarray | None = None
+    user_count: int = 0
 
 
 def runs_of(column: pa.ChunkedArray | pa.Array, users: pa.Array | None = None) -> Runs:
@@ -68,52 +71,80 @@ def runs_of(column: pa.ChunkedArray | pa.Array, users: pa.Array | None = None) -
     flat = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     flat = flat.cast(pa.large_string())
     if not len(flat):
-        return Runs(0, flat, None, False, None)
-    encoded = pc.run_end_encode(flat, run_end_type=pa.int64())
-    if len(encoded.values) * 2 > len(flat):
-        return Runs(len(flat), flat, None, False, _decimal(flat))
-    lengths = np.diff(encoded.run_ends.to_numpy(), prepend=0)
-    values = encoded.values
-    same = users is not None and _same(values, users)
-    return Runs(len(flat), values, lengths, same, None if same else _decimal(values))
+        runs = Runs(0, flat, None, None)
+    else:
+        encoded = pc.run_end_encode(flat, run_end_type=pa.int64())
+        if len(encoded.values) * 2 > len(flat):
+            runs = Runs(len(flat), flat, None, _decimal(flat))
+        else:
+            lengths = np.diff(encoded.run_ends.to_numpy(), prepend=0)
+            runs = Runs(len(flat), encoded.values, lengths, _decimal(encoded.values))
+    if users is None:
+        return runs
+    (positions,) = _value_rows([runs], users.cast(pa.large_string()))
+    return replace(runs, users=positions, user_count=len(users))
 
 
 def rows_of(
     columns: Sequence[pa.ChunkedArray | pa.Array | Runs],
     people: pa.Array,
-    known: tuple[pa.Array, np.ndarray] | None = None,
+    known: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Row among ``people`` (-1 where absent) of each value of each column, as int64.
 
     One hash table serves every column (a dictionary encoding of ``people`` followed by
     the columns' values), and equal neighbours are looked up once (run-end encoding,
-    :func:`runs_of`; a column may come encoded already), so a person-sorted column (the
-    mirror's assignments, several per person) costs little. Nothing is looked up for a
-    column that is ``people`` itself, in order (every person in one group), nor for one
-    whose runs are exactly the values of ``known`` (values whose rows are already known:
-    the mirror's users, whose assignments come in the same order). ``people`` must not
-    repeat a value (a Roster's keys never do).
+    :func:`runs_of`; a column may come encoded already), so a person-sorted column costs
+    little. ``known``: each mirror user's row among ``people``; a column whose values'
+    positions among the mirror's users are known (:attr:`Runs.users`) then takes its rows
+    from there, and only values that are no mirror user's are looked up. ``people`` must
+    not repeat a value (a Roster's keys never do).
     """
     people = people.cast(pa.large_string())
+    encoded = [c if isinstance(c, Runs) else runs_of(c) for c in columns]
+    per_value: list[np.ndarray | None] = [None] * len(encoded)
+    lookups: list[tuple[int, np.ndarray | None, Runs]] = []
+    for index, runs in enumerate(encoded):
+        if runs.users is not None and known is not None and len(known) == runs.user_count:
+            rows = np.append(known.astype(np.int64, copy=False), -1)[runs.users]
+            others = np.flatnonzero(runs.users < 0)
+            per_value[index] = rows
+            if len(others):
+                picked = pa.array(others, pa.int64())
+                numbers = None if runs.numbers is None else runs.numbers[others]
+                lookups.append(
+                    (index, others, Runs(len(others), runs.values.take(picked), None, numbers))
+                )
+        else:
+            lookups.append((index, None, runs))
+    found = _value_rows([runs for _, _, runs in lookups], people)
+    for (index, others, _), rows in zip(lookups, found, strict=True):
+        if others is None:
+            per_value[index] = rows
+        else:
+            target = per_value[index]
+            assert target is not None
+            target[others] = rows
+    result = []
+    for runs, rows in zip(encoded, per_value, strict=True):
+        assert rows is not None
+        result.append(rows if runs.lengths is None else np.repeat(rows, runs.lengths))
+    return result
+
+
+def _value_rows(columns: Sequence[Runs], people: pa.Array) -> list[np.ndarray]:
+    """Row among ``people`` (large_string, no repeats) of each of the columns' values
+    (one per run, not expanded), -1 where absent."""
     count = len(people)
     found: list[np.ndarray | None] = [None] * len(columns)
     heads: list[tuple[int, Runs]] = []
-    for index, column in enumerate(columns):
-        if not isinstance(column, Runs):
-            column = runs_of(column, known[0] if known is not None else None)
-        if not column.size or not count:
-            found[index] = np.full(column.size, -1, np.int64)
-        elif column.lengths is None and _same(column.values, people):
+    for index, runs in enumerate(columns):
+        if not len(runs.values) or not count:
+            found[index] = np.full(len(runs.values), -1, np.int64)
+        elif _same(runs.values, people):
             found[index] = np.arange(count, dtype=np.int64)
-        elif (
-            column.same_as_users
-            and known is not None
-            and column.lengths is not None
-            and len(column.lengths) == len(known[1])
-        ):
-            found[index] = np.repeat(known[1], column.lengths)
         else:
-            heads.append((index, column))
+            heads.append((index, runs))
     if heads and _by_number(people, heads, found):
         heads = []
     if heads:
@@ -128,8 +159,7 @@ def rows_of(
         for index, runs in heads:
             part = indices[start : start + len(runs.values)]
             start += len(runs.values)
-            rows = np.where(part < count, part, -1)
-            found[index] = rows if runs.lengths is None else np.repeat(rows, runs.lengths)
+            found[index] = np.where(part < count, part, -1)
     return [f if f is not None else np.zeros(0, np.int64) for f in found]
 
 
@@ -173,7 +203,7 @@ _POWERS = np.array([10**k for k in range(1, 19)], dtype=np.int64)
 def _by_number(
     people: pa.Array, heads: Sequence[tuple[int, Runs]], found: list[np.ndarray | None]
 ) -> bool:
-    """:func:`rows_of`'s lookups as integers, when ``people`` and every looked-up value
+    """:func:`_value_rows`' lookups as integers, when ``people`` and every looked-up value
     are decimal numbers (:func:`_decimal`); False (nothing filled in) otherwise."""
     if any(runs.numbers is None for _, runs in heads):
         return False
@@ -182,8 +212,7 @@ def _by_number(
         return False
     for index, runs in heads:
         assert runs.numbers is not None
-        rows = _lookup(numbers, runs.numbers)
-        found[index] = rows if runs.lengths is None else np.repeat(rows, runs.lengths)
+        found[index] = _lookup(numbers, runs.numbers)
     return True
 
 
@@ -305,7 +334,9 @@ def _text(column: pd.Series) -> pa.Array:
 
 def keys(rows: np.ndarray, codes: np.ndarray, width: int) -> np.ndarray:
     """One int64 per pair (``row * width + code``), comparable across both sides."""
-    return rows.astype(np.int64) * max(width, 1) + codes.astype(np.int64)
+    found = rows.astype(np.int64, copy=False) * max(width, 1)
+    found += codes.astype(np.int64, copy=False)
+    return found
 
 
 def isin(values: np.ndarray, members: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from syncd.plan.sets import compare, isin, keys, label_codes, member_pairs, rows_of
+from syncd.plan.sets import compare, isin, keys, label_codes, member_pairs, rows_of, runs_of
 
 PEOPLE = pa.array(["E3", "E1", "E2", "E9"], pa.large_string())
 
@@ -26,13 +26,34 @@ def test_rows_of_shortcuts_agree_with_the_lookup() -> None:
     users = pa.array(["E1", "E2", "E3"])
     user_rows = np.array([1, 2, 0])
     column = pa.array(["E1", "E1", "E2", "E3", "E3"])
-    (known,) = rows_of([column], PEOPLE, known=(users, user_rows))
+    (known,) = rows_of([runs_of(column, users)], PEOPLE, known=user_rows)
     (looked_up,) = rows_of([column], PEOPLE)
     assert known.tolist() == looked_up.tolist() == [1, 1, 2, 0, 0]
     (empty,) = rows_of([pa.array([], pa.string())], PEOPLE)
     assert empty.tolist() == []
     (nobody,) = rows_of([pa.array(["E1"])], pa.array([], pa.string()))
     assert nobody.tolist() == [-1]
+
+
+@pytest.mark.parametrize("prefix", ["E", ""], ids=["text", "numbers"])
+def test_rows_gathered_through_the_mirror_users_equal_the_lookup(prefix: str) -> None:
+    """Values whose positions among the mirror's users are known are gathered; the others
+    (a holder missing from the users, in the export or not) are still looked up."""
+
+    def texts(*numbers: int) -> pa.Array:
+        return pa.array([f"{prefix}{n}" for n in numbers], pa.large_string())
+
+    people = texts(3, 1, 2, 9)
+    users = texts(1, 2, 3, 4)
+    user_rows = np.array([1, 2, 0, -1])
+    for column in (texts(1, 1, 2, 9, 9, 7, 4, 3), texts(9, 1, 7, 3, 2, 4, 1, 9)):
+        runs = runs_of(column, users)
+        assert runs.users is not None
+        (gathered,) = rows_of([runs], people, known=user_rows)
+        (looked_up,) = rows_of([column], people)
+        assert gathered.tolist() == looked_up.tolist()
+        (other_users,) = rows_of([runs], people, known=np.array([1, 2, 0]))
+        assert other_users.tolist() == looked_up.tolist(), "positions of other users unused"
 
 
 def test_rows_of_refuses_people_that_repeat() -> None:
