@@ -202,6 +202,28 @@ def _give_back_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _reuse_freed_memory() -> None:
+    """Have glibc keep freed blocks for the next allocation instead of unmapping them.
+
+    Planning a large company allocates and frees arrays of megabytes over and over. By
+    default glibc serves each from fresh pages of the system and hands them back when
+    freed, so every new array is page-faulted in again, which costs the kernel more than
+    numpy's work on it (at a million people ~240,000 faults a run, 1 to 1.4 s of system
+    time on the reference VM). Kept for reuse: about 30 % fewer faults and ~0.1 s less
+    wall time, with no higher peak (benchmarks/README.md). For this one-shot command only:
+    a long-running process should give memory back.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its own policy stands
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+        libc.mallopt(_M_TOP_PAD, 256 << 20)
+
+
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+"""glibc's ``mallopt`` parameters (malloc.h)."""
+
+
 def plan_connections(
     config: Config,
     connection: str | None,
@@ -219,6 +241,7 @@ def plan_connections(
     connections = config.connection(connection)
     if not connections:
         raise ConfigError(f"{config.path}: no [connections.*] configured")
+    _reuse_freed_memory()
     reader = _State(config, connections)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-state") as pool:
