@@ -13,6 +13,10 @@ Whole-process time is the measure (benchmarks/plan.py), so the order of work is 
 - that thread starts before pandas, Arrow and the plan are imported: this module imports
   SQLAlchemy only, and imports the rest inside :func:`plan_connections` once the queries
   run (a third of a second the database spends answering meanwhile);
+- once the desired states are known, the same thread compares the memberships and
+  assignments (:func:`~syncd.plan.diff.compare_sets_ahead`) while the fields are fetched
+  and the users diffed;
+- glibc keeps freed memory for reuse (:func:`_reuse_freed_memory`);
 - alembic is never imported.
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -129,8 +133,13 @@ class _State:
             prepare(mirror)
             self.loaded[name] = (mirror, previous)
 
-    def complete(self, desired: dict[str, Desired]) -> dict[str, tuple[Mirror, int | None]]:
+    def complete(
+        self, desired: dict[str, Desired], pool: Executor
+    ) -> dict[str, tuple[Mirror, int | None]]:
+        """Fetch the fields the diffs will compare; meanwhile ``pool`` compares each
+        connection's memberships and assignments (which need no fields)."""
         from syncd.plan import Mirror
+        from syncd.plan.diff import compare_sets_ahead
         from syncd.plan.users import attrs_needed
         from syncd.state.mirror import with_user_attrs
 
@@ -140,6 +149,7 @@ class _State:
             return self.loaded
         for name, (mirror, previous) in self.loaded.items():
             rows = attrs_needed(desired[name], mirror.users, None)
+            compare_sets_ahead(desired[name], mirror, pool)
             self.loaded[name] = (with_user_attrs(self.session, name, mirror, rows), previous)
         return self.loaded
 
@@ -243,8 +253,8 @@ def plan_connections(
         raise ConfigError(f"{config.path}: no [connections.*] configured")
     _reuse_freed_memory()
     reader = _State(config, connections)
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-state") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-state") as pool:
+        try:
             loading = pool.submit(reader.load)
             try:
                 sources, desired = _desire_all(config, connections, today)
@@ -252,28 +262,28 @@ def plan_connections(
                 wait([loading])
                 raise
             loading.result()
-        state = reader.complete(desired)
-    finally:
-        reader.close()
-    from syncd.plan import build_plan
-    from syncd.vendors import connector_class
+            state = reader.complete(desired, pool)
+        finally:
+            reader.close()
+        from syncd.plan import build_plan
+        from syncd.vendors import connector_class
 
-    planned = []
-    for name, conn in connections.items():
-        vendor = connector_class(conn.vendor)
-        mirror, previous = state[name]
-        plan = build_plan(
-            None,
-            conn,
-            vendor.profile,
-            mirror,
-            today=today,
-            name=name,
-            previous_rows=previous,
-            allow_mass_change=allow_mass_change,
-            desired=desired[name],
-        )
-        planned.append(Planned(name, plan, sources[conn.source], conn.rate or vendor.rate))
+        planned = []
+        for name, conn in connections.items():
+            vendor = connector_class(conn.vendor)
+            mirror, previous = state[name]
+            plan = build_plan(
+                None,
+                conn,
+                vendor.profile,
+                mirror,
+                today=today,
+                name=name,
+                previous_rows=previous,
+                allow_mass_change=allow_mass_change,
+                desired=desired[name],
+            )
+            planned.append(Planned(name, plan, sources[conn.source], conn.rate or vendor.rate))
     return planned
 
 

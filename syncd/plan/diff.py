@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import cast
 
@@ -47,7 +47,7 @@ from syncd.plan.ops import (
 )
 from syncd.plan.rules import arrow_text
 from syncd.plan.sets import Pairs, label_codes, rows_of
-from syncd.plan.users import UserDiff, effective_users
+from syncd.plan.users import UserDiff, effective_users, pair
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,17 @@ def diff(
     # up live filters them afterwards): on a large company they run meanwhile, in Arrow
     # and numpy, which leave the interpreter free for the user diff.
     known = worker.rows_of_users()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
-        compared = pool.submit(
-            _compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known
-        )
+    ahead = _started(desired, mirror, known)
+    if ahead is not None:
         user_ops = worker.run()
-        members, assignments = compared.result()
+        members, assignments = ahead.result()
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
+            compared = pool.submit(
+                _compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known
+            )
+            user_ops = worker.run()
+            members, assignments = compared.result()
     ids, live = desired.people["external_id"], worker.live
     add_ops, remove_ops = _membership_ops(
         members.change(ids, live, removals=policy.remove_memberships),
@@ -354,6 +359,33 @@ def _mirror_sets(mirror: Mirror) -> _MirrorSets:
             ),
         )
     return cast(_MirrorSets, found)
+
+
+def compare_sets_ahead(desired: Desired, mirror: Mirror, pool: Executor) -> None:
+    """Start comparing the memberships and assignments in ``pool``, for :func:`diff` to take.
+
+    The comparison needs the people paired with the mirror's users, not the users' fields:
+    ``syncd plan`` starts it before it fetches the fields of the users the diff compares,
+    so the two overlap. Kept in ``mirror.memo`` with what it was started from; the diff
+    takes it only for the same desired state and the same pairing (no listing merged).
+    """
+    known = pair(desired, mirror.users).user_rows(len(mirror.users))
+    started = pool.submit(_compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known)
+    mirror.memo["compared"] = (desired, known, started)
+
+
+def _started(
+    desired: Desired, mirror: Mirror, known: np.ndarray
+) -> Future[tuple[_Compared, _Compared]] | None:
+    """The comparison :func:`compare_sets_ahead` started for this very diff, if any."""
+    found = mirror.memo.pop("compared", None)
+    if found is None:
+        return None
+    wanted, rows, started = found
+    if wanted is not desired or not np.array_equal(rows, known):
+        started.cancel()
+        return None
+    return cast("Future[tuple[_Compared, _Compared]]", started)
 
 
 def _compare_sets(

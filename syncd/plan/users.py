@@ -141,6 +141,13 @@ class Pairing:
     same: np.ndarray
     unpaired_mirror: np.ndarray
 
+    def user_rows(self, count: int) -> np.ndarray:
+        """Each of the ``count`` mirror users' row among the desired people (-1: none)."""
+        rows = np.full(count, -1, dtype=np.int64)
+        paired = np.flatnonzero(self.mirror_row >= 0)
+        rows[self.mirror_row[paired]] = paired
+        return rows
+
 
 def pair(desired: Desired, users: pd.DataFrame) -> Pairing:
     """Pair people with mirror rows: by row hash, then the rest by ``external_id``.
@@ -305,10 +312,7 @@ class UserDiff:
 
     def rows_of_users(self) -> np.ndarray:
         """Each mirror user's row among the desired people (-1: not in this export)."""
-        rows = np.full(len(self.users), -1, dtype=np.int64)
-        paired = np.flatnonzero(self.in_mirror)
-        rows[self.pairing.mirror_row[paired]] = paired
-        return rows
+        return self.pairing.user_rows(len(self.users))
 
     # ------------------------------------------------------------------ helpers
 
