@@ -17,8 +17,9 @@ Timed, each as a whole child process (wall time, and peak RSS from ``wait4``):
   extra) on the same two files: a plain keyed diff, no validation, rules or plan.
 
 ``--stages`` adds one more child per size that times the stages inside one process
-(imports, read, mirror load without the users' fields, desired state, the fields the diff
-needs, diff), for profiling; it is not part of the comparison.
+(imports, read, mirror load without the users' fields and its sets encoded for the diff,
+desired state, the fields the diff needs, diff), for profiling; it is not part of the
+comparison.
 
     pip install -e '.[bench]'
     python benchmarks/plan.py                          # 100,000 and 1,000,000 people
@@ -384,6 +385,7 @@ from datetime import date
 from syncd.config import load
 from syncd.hris import read_roster
 from syncd.plan import build_plan, desire
+from syncd.plan.diff import prepare
 from syncd.plan.users import attrs_needed
 from syncd.state.db import create_engine_for, session_factory
 from syncd.state.mirror import load_mirror, with_user_attrs
@@ -398,6 +400,7 @@ t2 = time.perf_counter()
 engine = create_engine_for(config.state.url)
 with session_factory(engine)() as db:
     mirror = load_mirror(db, name, attrs=False); previous = previous_rows(db, conn.source)
+    prepare(mirror)
     t3 = time.perf_counter()
     desired = desire(roster, conn, profile(conn.vendor), today=today, name=name)
     t4 = time.perf_counter()
