@@ -230,8 +230,9 @@ def _fetch_joined(conn: Connection, table: Table, where: ColumnElement[bool]) ->
 def _fetch_grouped(conn: Connection, table: Table, where: ColumnElement[bool]) -> Fetched | None:
     """One row per distinct ``by`` values, with the other column's values joined.
 
-    The order inside each group does not matter to the plan (a group's holders are a set);
-    PostgreSQL is asked for key order all the same, SQLite gives it by walking the index.
+    Groups come in key order, and so do the keys inside each (the plan treats them as a
+    set, but a frame in a stable order is easier to read and test): SQLite walks the
+    index in that order anyway, PostgreSQL is asked for it.
     """
     dialect = conn.dialect.name
     if dialect not in ("sqlite", "postgresql"):
@@ -245,7 +246,8 @@ def _fetch_grouped(conn: Connection, table: Table, where: ColumnElement[bool]) -
             func.string_agg(value, aggregate_order_by(literal(SEP), value)), "UTF8"
         )
     by = [table.columns[n] for n in table.by]
-    result = conn.execute(select(*by, func.count(), joined).where(where).group_by(*by))
+    statement = select(*by, func.count(), joined).where(where).group_by(*by).order_by(*by)
+    result = conn.execute(statement)
     try:
         rows = result.cursor.fetchall()
     finally:

@@ -69,6 +69,11 @@ def test_rows_of_numeric_keys_match_as_texts() -> None:
     assert rows.tolist() == [3, -1, 0, 1, 1]
     (padded,) = rows_of([pa.array(["010", "10", "+20", " 20"])], people)
     assert padded.tolist() == [-1, 1, -1, -1]
+    (hexed,) = rows_of([pa.array(["0x1E", "0x5A", "3e1", "90", "0"])], people)
+    assert hexed.tolist() == [-1, -1, -1, 3, -1], "same value, other text: no match"
+    huge = pa.array(["1" * 19, "1" * 18], pa.large_string())
+    (long_ids,) = rows_of([pa.array(["1" * 18, "1" * 19])], huge)
+    assert long_ids.tolist() == [1, 0], "beyond 18 digits they match as texts"
     far = pa.array(["5", str(2**62), "-3"], pa.large_string())
     (sparse,) = rows_of([pa.array(["-3", str(2**62), "4", "5"])], far)
     assert sparse.tolist() == [2, 1, -1, 0]
