@@ -242,9 +242,14 @@ class MirrorGroup(Base):
 
 
 class MirrorMembership(Base):
-    """A person in a group, as confirmed by the LMS."""
+    """A person in a group, as confirmed by the LMS.
+
+    Keyed group first (the plan reads each group's members together), indexed by person
+    too (the worker forgets a deleted user's memberships).
+    """
 
     __tablename__ = "mirror_memberships"
+    __table_args__ = (Index(None, "connection", "external_id"),)
 
     connection: Mapped[str] = mapped_column(String(NAME), primary_key=True)
     group_key: Mapped[str] = mapped_column(String(KEY), primary_key=True)
