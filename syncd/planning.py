@@ -211,8 +211,9 @@ def _give_back_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim so
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:  # else nothing to trim so
+        libc.malloc_trim(0)
 
 
 def _reuse_freed_memory() -> None:
@@ -226,11 +227,20 @@ def _reuse_freed_memory() -> None:
     wall time, with no higher peak (benchmarks/README.md). For this one-shot command only:
     a long-running process should give memory back.
     """
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: its own policy stands
-        libc = ctypes.CDLL("libc.so.6")
+    libc = _glibc()
+    if libc is not None:  # else its own policy stands
         libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
         libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
         libc.mallopt(_M_TOP_PAD, 256 << 20)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (``malloc_trim`` and ``mallopt`` are its own)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
 
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3

@@ -42,8 +42,8 @@ from syncd.config import ConnectionConfig
 from syncd.errors import ConfigError
 from syncd.plan.hashing import hash_frame
 from syncd.plan.model import RosterLike, VendorProfile
-from syncd.plan.rules import RuleResult, arrow_text, day_numbers, evaluate_rules
-from syncd.plan.sets import Pairs, member_pairs
+from syncd.plan.rules import RuleResult, day_numbers, evaluate_rules
+from syncd.plan.sets import Pairs, arrow_text, member_pairs
 
 _MEMBER_COLS = ("group_key", "external_id")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")

@@ -45,8 +45,7 @@ from syncd.plan.ops import (
     UnassignLearningPath,
     UpdateGroup,
 )
-from syncd.plan.rules import arrow_text
-from syncd.plan.sets import Pairs, label_codes, rows_of
+from syncd.plan.sets import Pairs, arrow_text, label_codes, rows_of
 from syncd.plan.users import UserDiff, effective_users, pair
 
 
@@ -281,19 +280,15 @@ def diff(
     group_ops, group_ready = _group_ops(desired, mirror, listing)
     # The set comparisons need the users' rows but not the user diff's outcome (who ends
     # up live filters them afterwards): on a large company they run meanwhile, in Arrow
-    # and numpy, which leave the interpreter free for the user diff.
+    # and numpy, which leave the interpreter free for the user diff (unless they were
+    # started earlier still: compare_sets_ahead).
     known = worker.rows_of_users()
-    ahead = _started(desired, mirror, known)
-    if ahead is not None:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
+        compared = _started(desired, mirror, known) or _submit_comparison(
+            pool, desired, mirror, known
+        )
         user_ops = worker.run()
-        members, assignments = ahead.result()
-    else:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
-            compared = pool.submit(
-                _compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known
-            )
-            user_ops = worker.run()
-            members, assignments = compared.result()
+        members, assignments = compared.result()
     ids, live = desired.people["external_id"], worker.live
     add_ops, remove_ops = _membership_ops(
         members.change(ids, live, removals=policy.remove_memberships),
@@ -370,8 +365,13 @@ def compare_sets_ahead(desired: Desired, mirror: Mirror, pool: Executor) -> None
     takes it only for the same desired state and the same pairing (no listing merged).
     """
     known = pair(desired, mirror.users).user_rows(len(mirror.users))
-    started = pool.submit(_compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known)
-    mirror.memo["compared"] = (desired, known, started)
+    mirror.memo["compared"] = (desired, known, _submit_comparison(pool, desired, mirror, known))
+
+
+def _submit_comparison(
+    pool: Executor, desired: Desired, mirror: Mirror, known: np.ndarray
+) -> Future[tuple[_Compared, _Compared]]:
+    return pool.submit(_compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known)
 
 
 def _started(

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from syncd.config import Condition, Rule
 from syncd.errors import ConfigError
-from syncd.plan.sets import Pairs, member_pairs
+from syncd.plan.sets import Pairs, arrow_text, member_pairs
 
 ASSIGNMENT_COLUMNS = ("external_id", "kind", "item_id", "rule")
 _EPOCH = date(1970, 1, 1)
@@ -66,19 +66,6 @@ class RuleResult:
             },
             columns=list(ASSIGNMENT_COLUMNS),
         )
-
-
-def arrow_text(column: pd.Series) -> pa.ChunkedArray:
-    """A text column as Arrow large_string with "" for missing values (no copy when it
-    already is Arrow text, as the Roster's columns are)."""
-    if column.dtype != "str":
-        column = column.astype("str")
-    array = pa.array(column)
-    if isinstance(array, pa.Array):
-        array = pa.chunked_array([array], type=array.type)
-    if array.type != pa.large_string():
-        array = array.cast(pa.large_string())
-    return pc.fill_null(array, "") if array.null_count else array
 
 
 def to_mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:

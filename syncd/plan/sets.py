@@ -292,7 +292,7 @@ def label_array(column: pd.Series) -> pa.Array:
     (nothing hashed), any other as Arrow text."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return pa.array(column)
-    return _text(column)
+    return arrow_text(column).combine_chunks()
 
 
 def label_codes(
@@ -320,16 +320,24 @@ def member_pairs(memberships: pd.DataFrame, people: pa.Array) -> Pairs:
     """
     if not len(memberships):
         return Pairs.empty()
-    (rows,) = rows_of([_text(memberships["external_id"])], people)
+    (rows,) = rows_of([arrow_text(memberships["external_id"])], people)
     labels: dict[Hashable, int] = {}
-    codes = label_codes([_text(memberships["group_key"])], labels)
+    codes = label_codes([arrow_text(memberships["group_key"])], labels)
     found = rows >= 0
     return Pairs(rows[found], codes[found], tuple(labels))
 
 
-def _text(column: pd.Series) -> pa.Array:
-    array = pa.array(column.astype("str").fillna(""), pa.large_string())
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+def arrow_text(column: pd.Series) -> pa.ChunkedArray:
+    """A text column as Arrow large_string with "" for missing values (no copy when it
+    already is Arrow text, as the Roster's columns are)."""
+    if column.dtype != "str":
+        column = column.astype("str")
+    array = pa.array(column)
+    if isinstance(array, pa.Array):
+        array = pa.chunked_array([array], type=array.type)
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    return pc.fill_null(array, "") if array.null_count else array
 
 
 def keys(rows: np.ndarray, codes: np.ndarray, width: int) -> np.ndarray:

@@ -47,7 +47,8 @@ from syncd.plan.ops import (
     ReactivateUser,
     UpdateUser,
 )
-from syncd.plan.rules import arrow_text, to_mask
+from syncd.plan.rules import to_mask
+from syncd.plan.sets import arrow_text
 
 Account = tuple[str, bool, dict[str, str]]
 """A remote account from a listing: remote id, active, attrs."""

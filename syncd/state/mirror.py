@@ -121,12 +121,18 @@ def _cut(table: mirror_query.Fetched) -> dict[str, pa.Array | np.ndarray]:
         else:
             cut = _split(raw, count)
         if cut is None or len(cut) != count:
-            raise StateError(
-                f"mirror table {table.table.model.__tablename__}: column {name} does not "
-                f"cut into its {count} values"
-            )
+            raise _uncut(table, name)
         found[name] = cut
     return found
+
+
+def _uncut(table: mirror_query.Fetched, column: str) -> StateError:
+    """The database answered something else than it was asked: lengths or separators
+    that do not match the row count."""
+    return StateError(
+        f"mirror table {table.table.model.__tablename__}: column {column} does not "
+        f"cut into its {table.count} values"
+    )
 
 
 def _ungrouped(table: mirror_query.Fetched) -> dict[str, pa.Array | pd.Categorical]:
@@ -137,13 +143,10 @@ def _ungrouped(table: mirror_query.Fetched) -> dict[str, pa.Array | pd.Categoric
     """
     assert table.groups is not None
     groups = table.groups
-    (name,) = (n for n in table.table.columns if n not in table.table.by)
+    name = table.table.member
     values = _split(mirror_query.SEP.encode("utf-8").join(g.joined for g in groups), table.count)
     if len(values) != table.count:
-        raise StateError(
-            f"mirror table {table.table.model.__tablename__}: column {name} does not "
-            f"cut into its {table.count} values"
-        )
+        raise _uncut(table, name)
     sizes = [g.count for g in groups]
     found: dict[str, pa.Array | pd.Categorical] = {name: values}
     for at, column in enumerate(table.table.by):
@@ -200,11 +203,7 @@ def _as_frame(name: str, values: Mapping[str, Any]) -> pd.DataFrame:
             continue
         raw = values[column]
         if column in MIRROR_LABELS.get(name, ()):
-            frame[column] = pd.Series(
-                raw
-                if isinstance(raw, pd.Categorical)
-                else label_column(pd.Series(raw, dtype="str"))
-            )
+            frame[column] = pd.Series(raw if isinstance(raw, pd.Categorical) else label_column(raw))
         elif isinstance(raw, np.ndarray) and raw.dtype == bool:
             frame[column] = pd.Series(raw)
         elif isinstance(raw, pa.Array):

@@ -21,7 +21,7 @@ separator (the cut would come out longer), is read row by row instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,9 @@ Db = Session | Connection
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 Columns = Mapping[str, Column]
 
+_DIALECTS = ("sqlite", "postgresql")
+"""Databases asked for joined columns; any other is read row by row."""
+
 SEP = "\x1e"
 """Between the values of a joined column (JSON escapes it; keys and names do not hold it)."""
 
@@ -64,6 +67,12 @@ class Table:
     by: tuple[str, ...] = ()
     """Columns with few distinct values (a group, a course) that the rows come grouped by;
     the table's one other column is joined per group (see :class:`Group`)."""
+
+    @property
+    def member(self) -> str:
+        """A grouped table's one column besides :attr:`by`: what each group holds."""
+        (name,) = (n for n in self.columns if n not in self.by)
+        return name
 
 
 def tables(*, attrs: bool = True) -> dict[str, Table]:
@@ -146,11 +155,7 @@ def fetch(db: Db, connection: str, table: Table) -> Fetched:
     if found is not None:
         return found
     statement = select(*table.columns.values()).where(where).order_by(*table.order)
-    result = conn.execute(statement)
-    try:
-        records = list(result.cursor.fetchall())
-    finally:
-        result.close()
+    records = _rows(conn, statement)
     return Fetched(table, len(records), None, records)
 
 
@@ -169,18 +174,39 @@ def _as_text(column: Column) -> ColumnElement[Any]:
     return column.expression if isinstance(column, QueryableAttribute) else column
 
 
+def _rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
+    """The statement's rows as the DBAPI gives them (no SQLAlchemy Row per row)."""
+    result = conn.execute(statement)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def _joined(
+    dialect: str, text: ColumnElement[Any], sep: str, order: Sequence[Column]
+) -> ColumnElement[Any]:
+    """All the values of ``text`` as one bytes value, ``sep`` between them, in ``order``
+    (PostgreSQL is told it; SQLite joins them in the order it walks the rows)."""
+    if dialect == "sqlite":
+        return cast(func.group_concat(text, sep), LargeBinary)
+    return func.convert_to(func.string_agg(text, aggregate_order_by(literal(sep), *order)), "UTF8")
+
+
+def _cuts_into(data: bytes, count: int) -> bool:
+    """Whether ``data`` joined with :data:`SEP` cuts into exactly ``count`` values (not
+    when a value holds the separator)."""
+    return (data.count(SEP.encode("utf-8")) + 1 if count else 0) == count
+
+
 def _fetch_joined(conn: Connection, table: Table, where: ColumnElement[bool]) -> Fetched | None:
     dialect = conn.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
+    if dialect not in _DIALECTS:
         return None
     order = table.order
 
     def joined(text: ColumnElement[Any], sep: str) -> ColumnElement[Any]:
-        if dialect == "sqlite":
-            return cast(func.group_concat(text, sep), LargeBinary)
-        return func.convert_to(
-            func.string_agg(text, aggregate_order_by(literal(sep), *order)), "UTF8"
-        )
+        return _joined(dialect, text, sep, order)
 
     def lengths(text: ColumnElement[Any]) -> ColumnElement[Any]:
         if dialect == "sqlite":
@@ -203,25 +229,15 @@ def _fetch_joined(conn: Connection, table: Table, where: ColumnElement[bool]) ->
         # costs a third more; a range condition on the leading key column makes it walk
         # the primary-key index, which yields the rows in key order.
         statement = statement.where(order[0] >= "")
-    result = conn.execute(statement)
-    try:
-        row = result.cursor.fetchone()
-        assert row is not None, "an aggregate SELECT always has one row"
-        count, *values = row
-    finally:
-        result.close()
+    ((count, *values),) = _rows(conn, statement)  # an aggregate SELECT has one row
     by_column: dict[str, Any] = {}
-    separator = SEP.encode("utf-8")
     for name, column in table.columns.items():
         data = bytes(values.pop(0) or b"")
         if name in WIDE:
             by_column[name] = (data, values.pop(0) or "")
             continue
-        if isinstance(column.type, Boolean):
-            cut_into = len(data)
-        else:
-            cut_into = data.count(separator) + 1 if count else 0
-        if cut_into != count:
+        cuts = len(data) == count if isinstance(column.type, Boolean) else _cuts_into(data, count)
+        if not cuts:
             return None  # a value holds the separator: ask row by row
         by_column[name] = data
     return Fetched(table, int(count), by_column)
@@ -235,28 +251,16 @@ def _fetch_grouped(conn: Connection, table: Table, where: ColumnElement[bool]) -
     index in that order anyway, PostgreSQL is asked for it.
     """
     dialect = conn.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
+    if dialect not in _DIALECTS:
         return None
-    (name,) = (n for n in table.columns if n not in table.by)
-    value = table.columns[name]
-    if dialect == "sqlite":
-        joined = cast(func.group_concat(value, SEP), LargeBinary)
-    else:
-        joined = func.convert_to(
-            func.string_agg(value, aggregate_order_by(literal(SEP), value)), "UTF8"
-        )
+    member = table.columns[table.member]
+    joined = _joined(dialect, member, SEP, (member,))
     by = [table.columns[n] for n in table.by]
     statement = select(*by, func.count(), joined).where(where).group_by(*by).order_by(*by)
-    result = conn.execute(statement)
-    try:
-        rows = result.cursor.fetchall()
-    finally:
-        result.close()
-    separator = SEP.encode("utf-8")
     groups: list[Group] = []
-    for *labels, count, data in rows:
+    for *labels, count, data in _rows(conn, statement):
         data = bytes(data or b"")
-        if data.count(separator) + 1 != count:
+        if not _cuts_into(data, count):
             return None  # a value holds the separator: ask row by row
         groups.append(Group(tuple(labels), int(count), data))
     return Fetched(table, sum(g.count for g in groups), None, groups=groups)
