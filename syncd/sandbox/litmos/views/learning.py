@@ -66,6 +66,20 @@ def optional_date(value: Any) -> WcfDate | None:
 def course_assignment(course: Course, assignment: Assignment) -> dict[str, Any]:
     """A course in ``GET /users/{id}/courses`` (with its current result)."""
     return {
+        **_course_result(course, assignment),
+        "CompliantTill": optional_date(assignment.compliant_till),
+        "IsLearningPath": False,
+        "CourseCreatedDate": WcfDate(course.created),
+        "CourseCreator": None,
+        "OriginalId": course.original_id,
+        "ResultId": assignment.result_id,
+        "AccessTillDate": None,
+    }
+
+
+def _course_result(course: Course, assignment: Assignment) -> dict[str, Any]:
+    """The fields both course answers open with, in the vendor's order."""
+    return {
         "Id": course.id,
         "Code": course.code,
         "Name": course.name,
@@ -77,13 +91,6 @@ def course_assignment(course: Course, assignment: Assignment) -> dict[str, Any]:
         "DateCompleted": optional_date(assignment.completed_date),
         "UpToDate": True,
         "Overdue": overdue(assignment),
-        "CompliantTill": optional_date(assignment.compliant_till),
-        "IsLearningPath": False,
-        "CourseCreatedDate": WcfDate(course.created),
-        "CourseCreator": None,
-        "OriginalId": course.original_id,
-        "ResultId": assignment.result_id,
-        "AccessTillDate": None,
     }
 
 
@@ -137,17 +144,7 @@ def course_with_modules(store: Store, course: Course, assignment: Assignment) ->
             }
         )
     return {
-        "Id": course.id,
-        "Code": course.code,
-        "Name": course.name,
-        "Active": course.active,
-        "Complete": assignment.complete,
-        "PercentageComplete": assignment.percentage,
-        "AssignedDate": WcfDate(assignment.assigned),
-        "StartDate": optional_date(assignment.started),
-        "DateCompleted": optional_date(assignment.completed_date),
-        "UpToDate": True,
-        "Overdue": overdue(assignment),
+        **_course_result(course, assignment),
         "Modules": XmlList("Module", modules),
         "CourseDueDate": optional_date(assignment.due),
         "OriginalId": course.original_id,
