@@ -4,7 +4,10 @@ Every field is documented where it is declared (``Field(description=...)``); the
 is what ``config/example.toml`` explains key by key. Secrets are never written in the file:
 a value ``"${NAME}"`` (or a string containing such references) is replaced by the
 environment variable ``NAME`` while loading, and fields that hold secrets are
-``SecretStr`` so that printing, logging or ``repr`` shows ``**********``.
+``SecretStr`` so that printing, logging or ``repr`` shows ``**********``. Every value taken
+from the environment, whatever key holds it, is treated as a secret: the log redactor
+learns it at load and masks it in every log line, error message and command output (write
+values that need not be hidden literally).
 
 ``load()`` reports every problem at once, each with the file and the dotted key, so a user
 fixes a broken file in one pass instead of one error per run.
@@ -13,13 +16,16 @@ fixes a broken file in one pass instead of one error per run.
 from __future__ import annotations
 
 import codecs
+import ipaddress
 import os
 import re
 import string
 import tomllib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -27,6 +33,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,7 +44,7 @@ from syncd.log import REDACTOR
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _CREDENTIALS = re.compile(r"^connections\.[^.]+\.credentials\.")
-_SECRET_PLACE = re.compile(r"credentials|url|api[_-]?key|secret|passw|token|dsn", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@/\s]+)@")
 
 Vendor = Literal["litmos", "scormcloud", "enabley"]
 
@@ -94,6 +101,14 @@ class NameSplit(_Model):
             "`first_last`: `First M Last` (the last word is `last_name`, a single word too). "
             "The parts fill `first_name`, `middle_name` and `last_name` only where those are "
             "empty (or not mapped)."
+        ),
+    )
+    single_word: Literal["both", "reject"] = Field(
+        default="both",
+        description=(
+            "A name of one word (`Suharto`, `Cher`, `Lee,`): `both` makes it the first and "
+            "the last name (the person is synced; a warning), `reject` quarantines the row "
+            "(LMSs require a first name)."
         ),
     )
 
@@ -180,6 +195,29 @@ class SourceConfig(_Model):
         default_factory=lambda: ["hire_date", "termination_date"],
         description="Canonical fields parsed as dates (ISO `YYYY-MM-DD` in the Roster).",
     )
+    two_digit_year_pivot: int = Field(
+        default=69,
+        ge=0,
+        le=100,
+        description=(
+            "Two-digit years (`%y`) below this are 20xx, the others 19xx: the default 69 reads "
+            "00-68 as 2000-2068 and 69-99 as 1969-1999, as Python's strptime does."
+        ),
+    )
+    past_only_dates: list[str] = Field(
+        default_factory=lambda: ["birth_date"],
+        description=(
+            "Date fields never in the future: a two-digit year that would land after today "
+            "is read in the century before (`05/01/51` is 1951), and a future date is a warning."
+        ),
+    )
+    max_days_ahead: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {"hire_date": 366},
+        description=(
+            "Date field -> most days after today it plausibly is; a later date (a hire date "
+            "of 9999-12-31) is a warning, the row is kept."
+        ),
+    )
     email_fields: list[str] = Field(
         default_factory=lambda: ["email"],
         description="Canonical fields validated as email addresses when not empty.",
@@ -231,6 +269,21 @@ class SourceConfig(_Model):
             names += [p for p in NameSplit.PARTS if p not in names]
         return names + [d for d in self.derived if d not in names]
 
+    def _date_rules_name_date_fields(self, explicit: set[str]) -> list[str]:
+        """Date rules the user wrote must name parsed date fields (defaults may not apply)."""
+        dates = set(self.date_fields) | {self.status.termination_date or ""}
+        named = {
+            "past_only_dates": self.past_only_dates,
+            "max_days_ahead": list(self.max_days_ahead),
+        }
+        return [
+            f"{key}: `{name}` is not a date field (list it in `date_fields`)"
+            for key, names in named.items()
+            if key in explicit
+            for name in names
+            if name not in dates
+        ]
+
     @model_validator(mode="after")
     def _references_are_known(self) -> SourceConfig:
         """Every field named elsewhere must be mapped, a name part or derived.
@@ -274,6 +327,7 @@ class SourceConfig(_Model):
             check("date_fields", self.date_fields)
         if "email_fields" in explicit:
             check("email_fields", self.email_fields)
+        problems.extend(self._date_rules_name_date_fields(explicit))
         if "manager" in explicit and self.manager:
             check("manager", [self.manager])
         status_set = self.status.model_fields_set if "status" in explicit else set()
@@ -413,10 +467,69 @@ class SafeguardConfig(_Model):
     )
 
 
+SANDBOX_URL = "sandbox:"
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url_problem(url: str, *, allow_insecure_http: bool | None = False) -> str | None:
+    """Why ``url`` cannot serve as a vendor base URL, or None when it can.
+
+    Checked at load so that every command refuses it up front: otherwise each op fails on
+    its own, later, as a vague connection error. The reason never repeats the URL, whose
+    userinfo may hold a password.
+    """
+    if not url.strip():
+        return "is empty; give the vendor's API URL, e.g. `https://api.litmos.com/v1.svc`"
+    if url.startswith(SANDBOX_URL):
+        return None
+    if url != url.strip():
+        return "has spaces around it"
+    if "://" not in url:
+        return "has no scheme; write it as `https://host/path`"
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        return f"scheme `{scheme}` is not supported; vendors are called over `https://`"
+    if not parts.hostname:
+        return "has no host"
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        return "port is not a number from 0 to 65535"
+    if scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        return (
+            f"plain `http://` to {parts.hostname} would send the credentials unencrypted; use "
+            "`https://`, or set `allow_insecure_http = true` for this connection"
+        )
+    return None
+
+
 class ConnectionConfig(_Model):
     vendor: Vendor = Field(description="Which LMS: `litmos`, `scormcloud` or `enabley`.")
     source: str = Field(default="hris", description="Name of the `[sources.*]` entry to sync.")
-    base_url: str = Field(description="API base URL, e.g. `https://api.litmos.com/v1.svc`.")
+    allow_insecure_http: bool = Field(
+        default=False,
+        description=(
+            "Allow a plain `http://` `base_url` to a host other than this machine (which sends "
+            "the credentials unencrypted); without it only loopback hosts may use http."
+        ),
+    )
+    base_url: str = Field(
+        description=(
+            "API base URL, e.g. `https://api.litmos.com/v1.svc`; `http://` only to "
+            "127.0.0.1, `localhost` or `::1` (see `allow_insecure_http`); `sandbox:` runs the "
+            "vendor simulator in-process."
+        )
+    )
     credentials: dict[str, SecretStr] = Field(
         description=(
             "Vendor credentials, always as `${ENV}` references. Litmos: `api_key`; "
@@ -459,7 +572,32 @@ class ConnectionConfig(_Model):
     safeguards: SafeguardConfig = Field(
         default_factory=SafeguardConfig, description="Limits that refuse a dangerous plan."
     )
-    timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+    timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Deadline for each request as a whole (connecting, sending and reading the whole "
+            "answer); running out is a retryable timeout."
+        ),
+    )
+    max_rate_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description=(
+            "Longest total time one run waits for the vendor's rate window after it refused "
+            "requests as too fast (a slower vendor than `rate`, another process on the key). "
+            "Refusals never use up an op's attempts; past this the run stops with the ops "
+            "left waiting (exit 5), none dead-lettered."
+        ),
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _usable_url(cls, value: str, info: ValidationInfo) -> str:
+        problem = base_url_problem(value, allow_insecure_http=info.data.get("allow_insecure_http"))
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def secret(self, name: str) -> str:
         """The plain value of one credential, for the connector's request signing only."""
@@ -567,6 +705,25 @@ def _resolve_env(
     return node
 
 
+def _literal_secrets(node: Any, where: str = "") -> Iterator[str]:
+    """Secrets written in the file itself: credential values and the passwords of URLs.
+
+    With every value taken from ``${ENV}``, these are what the log redactor learns from a
+    configuration: the one list behind every mask in logs, errors and command output.
+    """
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _literal_secrets(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for value in node:
+            yield from _literal_secrets(value, where)
+    elif isinstance(node, str):
+        if _CREDENTIALS.search(where):
+            yield node
+        for password in _URL_PASSWORD.findall(node):
+            yield from (password, unquote(password))
+
+
 def _format_errors(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
@@ -581,12 +738,17 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def load(path: str | Path, *, require_credentials: bool = True) -> Config:
+def load(
+    path: str | Path, *, require_credentials: bool = True, sources_only: bool = False
+) -> Config:
     """Read, resolve and validate one TOML file; every problem is listed in one ConfigError.
 
-    ``require_credentials=False`` is for commands that never call an LMS (`syncd validate`):
-    an unset variable in a connection's credentials then leaves that credential empty
-    instead of being an error, so an export can be checked on a machine without secrets.
+    ``require_credentials=False`` is for commands that never call an LMS: an unset variable
+    in a connection's credentials then leaves that credential empty instead of being an
+    error. ``sources_only=True`` is for commands that only read exports (`syncd validate`):
+    the state database and the connections are left out, neither resolved nor checked, so
+    an export can be checked on a machine without any of their secrets or hosts (`syncd
+    config check` checks them).
     """
     path = Path(path)
     try:
@@ -597,12 +759,13 @@ def load(path: str | Path, *, require_credentials: bool = True) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc}", path=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from None
+    if sources_only:
+        raw = {key: value for key, value in raw.items() if key not in ("state", "connections")}
     missing: list[str] = []
     substituted: list[tuple[str, str]] = []
     resolved = _resolve_env(raw, "", missing, substituted, require_credentials=require_credentials)
-    # Anything pulled from the environment into credentials, URLs or secret-named keys is
-    # masked in every log line from now on, even where it is later embedded in other text.
-    REDACTOR.add_secrets(value for where, value in substituted if _SECRET_PLACE.search(where))
+    # Before validation, so that even the errors below cannot show one.
+    REDACTOR.add_secrets([*(value for _where, value in substituted), *_literal_secrets(resolved)])
     problems = list(missing)
     config: Config | None = None
     try:
@@ -614,13 +777,3 @@ def load(path: str | Path, *, require_credentials: bool = True) -> Config:
         raise ConfigError(f"{path}: invalid configuration:\n  {listing}", path=str(path))
     assert config is not None
     return config
-
-
-def secret_values(config: Config) -> list[str]:
-    """Every secret's plain value, so the log redactor can mask it wherever it appears."""
-    return [
-        secret.get_secret_value()
-        for conn in config.connections.values()
-        for secret in conn.credentials.values()
-        if secret.get_secret_value()
-    ]

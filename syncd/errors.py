@@ -11,7 +11,8 @@
         │   └── RateLimited   the vendor said we went too fast: pause the whole credential
         ├── Conflict          it already exists: look it up and adopt it, never create twice
         ├── Permanent         the vendor refused for a reason that will not change: dead-letter
-        └── CredentialRefused the vendor refused the credential itself: stop, every op would fail
+        ├── CredentialRefused the vendor refused the credential itself: stop, every op would fail
+        └── TlsFailure        the server's certificate or TLS handshake was refused: stop too
 
 Exceptions carry structured fields for the log (``fields``), never secrets: callers pass
 only identifiers, paths and reasons, and ``str()`` of any of them is safe to print.
@@ -19,7 +20,29 @@ only identifiers, paths and reasons, and ``str()`` of any of them is safe to pri
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
+
+
+class ExitCode(IntEnum):
+    """How `syncd plan` and `syncd reconcile` end (the README's exit-code table), defined
+    once here so the two commands cannot drift apart. With several connections the most
+    serious ending wins: ERROR, REFUSED, DEAD, WAITING, PENDING (plan only), SKIPPED, OK.
+    ``validate`` keeps its own codes (2 there is "the file cannot be used")."""
+
+    OK = 0
+    ERROR = 1
+    PENDING = 2
+    """plan: changes pending (nothing was changed)."""
+    REFUSED = 3
+    """A safeguard refused the plan; nothing was enqueued."""
+    DEAD = 4
+    """reconcile: finished with dead-lettered or blocked ops."""
+    WAITING = 5
+    """reconcile: finished with retries still waiting."""
+    SKIPPED = 6
+    """People the export wants in the LMS are not, or absent people were not deactivated
+    (``Plan.skipped``, with reasons), and nothing above applies: a cron job must notice."""
 
 
 class SyncdError(Exception):
@@ -66,7 +89,7 @@ class StateError(SyncdError):
 class SafeguardTripped(SyncdError):
     """A safeguard refused the plan; ``limit`` names it, ``fields`` carry the numbers."""
 
-    exit_code = 3
+    exit_code = ExitCode.REFUSED
 
     def __init__(self, message: str, *, limit: str, **fields: Any) -> None:
         super().__init__(message, limit=limit, **fields)
@@ -113,4 +136,15 @@ class CredentialRefused(VendorError):
 
     Dead-lettering would refuse every op of the plan, one call each, and keep them dead
     after the key is fixed; stopping leaves them pending for the run after the fix.
+    """
+
+
+class TlsFailure(VendorError):
+    """The TLS handshake with the vendor failed for good (an untrusted or expired
+    certificate, a hostname mismatch, https to a plain-http port): the drain stops.
+
+    Every request would fail the same way and retrying cannot fix a certificate, so, as
+    with ``CredentialRefused``, the ops stay pending for the run after the fix. ``host``
+    names the server and the message the reason, e.g. "certificate verify failed:
+    self-signed certificate".
     """

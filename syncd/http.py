@@ -14,22 +14,36 @@ change here only). What happens to every request:
 4. non-2xx answers and transport failures become :mod:`syncd.errors`:
    ``RateLimited`` (pause), ``Retryable`` (5xx, 408, timeouts, connection errors),
    ``Conflict`` (409; the vendor module decides what its reason means),
-   ``CredentialRefused`` (401: no op can succeed, the drain stops) and ``Permanent``
-   (other 4xx), each carrying the vendor's short reason and no secret.
+   ``CredentialRefused`` (401: no op can succeed, the drain stops), ``TlsFailure`` (the
+   TLS handshake failed for good: an untrusted certificate, a hostname mismatch; the drain
+   stops too) and ``Permanent`` (other 4xx), each carrying the vendor's short reason and
+   no secret.
+
+``timeout`` is a deadline for the whole request (connect, TLS handshake, sending, and
+reading the whole answer), counted from when the request leaves the limiter: httpx's own
+timeouts are per socket operation, so a server dripping a byte a second would hold a
+request for as long as it likes. The pool's sockets (:class:`_DeadlineBackend`) give every
+read, write and handshake at most the time left, and running out is the usual retryable
+timeout.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import re
+import ssl
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree
 
+import httpcore
 import httpx
 
 from syncd.errors import (
@@ -38,6 +52,7 @@ from syncd.errors import (
     Permanent,
     RateLimited,
     Retryable,
+    TlsFailure,
     VendorError,
 )
 from syncd.log import get_logger, redact
@@ -109,6 +124,178 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
+_DEADLINE: ContextVar[float | None] = ContextVar("syncd_http_deadline", default=None)
+"""Monotonic time by which the request this thread is making must be over (None: none)."""
+
+
+def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the request's deadline; ``expired`` once it passed."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+@contextmanager
+def _deadline(at: float) -> Iterator[None]:
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and handshake waits at most until the deadline.
+
+    Connections are kept alive across requests, so the deadline is the current request's
+    (a context variable), not the connection's.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own sockets, handed out as :class:`_DeadlineStream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+@contextmanager
+def _as_httpx(request: httpx.Request) -> Iterator[None]:
+    """httpcore's errors as httpx's error of the same name (httpx's own mapping, by name)."""
+    try:
+        yield
+    except (
+        httpcore.TimeoutException,
+        httpcore.NetworkError,
+        httpcore.ProtocolError,
+        httpcore.ProxyError,
+        httpcore.UnsupportedProtocol,
+    ) as exc:
+        kinds = (getattr(httpx, kind.__name__, None) for kind in type(exc).__mro__)
+        kind = next(
+            (k for k in kinds if isinstance(k, type) and issubclass(k, httpx.TransportError)),
+            httpx.TransportError,
+        )
+        raise kind(str(exc), request=request) from exc
+
+
+class _Body(httpx.SyncByteStream):
+    """An answer's body, read under the request's deadline with httpx's errors."""
+
+    def __init__(self, inner: Iterable[bytes], request: httpx.Request, at: float) -> None:
+        self._inner = inner
+        self._request = request
+        self._at = at
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._inner)
+        while True:
+            with _deadline(self._at), _as_httpx(self._request):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            with _as_httpx(self._request):
+                close()
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """httpx over httpcore's connection pool, each request bounded by one deadline.
+
+    httpx's ``HTTPTransport`` takes no network backend, hence this small adapter: the
+    request and answer are handed over as httpx does, and httpcore's errors are raised as
+    httpx's. The TLS context is httpx's default (``SSL_CERT_FILE``/``SSL_CERT_DIR`` name a
+    private CA).
+    """
+
+    def __init__(self, *, seconds: float, max_connections: int = 4) -> None:
+        self._seconds = seconds
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            network_backend=_DeadlineBackend(),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        at = time.monotonic() + self._seconds
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _deadline(at), _as_httpx(request):
+            answer = self._pool.handle_request(core)
+        assert isinstance(answer.stream, Iterable)  # the sync pool's body, never an async one
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_Body(answer.stream, request, at),
+            extensions=answer.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
 class RateLimitedTransport(httpx.BaseTransport):
     """Wraps a transport: every request holds a slot of the credential's limiter.
 
@@ -161,9 +348,7 @@ class HttpClient:
         self.calls = CallCounter()
         self._rate_limit_statuses = frozenset(rate_limit_statuses)
         self._params = dict(params or {})
-        inner = transport or httpx.HTTPTransport(
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4)
-        )
+        inner = transport or DeadlineTransport(seconds=timeout)
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=dict(headers or {}),
@@ -200,6 +385,11 @@ class HttpClient:
             status = answer.status_code
         except httpx.TimeoutException as exc:
             raise self._failure(method, path, started, "timed out", exc) from None
+        except httpx.ConnectError as exc:
+            refused = tls_refusal(exc)
+            if refused is not None:
+                raise self._tls_failure(method, path, started, exc, refused) from None
+            raise self._failure(method, path, started, "connection failed", exc) from None
         except httpx.TransportError as exc:
             raise self._failure(method, path, started, "connection failed", exc) from None
         finally:
@@ -226,6 +416,22 @@ class HttpClient:
             method=method,
             path=path,
             error=kind,
+        )
+
+    def _tls_failure(
+        self, method: str, path: str, started: float, exc: httpx.ConnectError, reason: str
+    ) -> TlsFailure:
+        host = exc.request.url.netloc.decode("ascii", errors="replace")
+        self._log(method, path, None, started, error="TlsFailure", reason=reason)
+        return TlsFailure(
+            f"{self.vendor}: cannot connect securely to {host}: {reason}; nothing was sent "
+            "and the drain stops (check base_url and the server's certificate; a private CA "
+            "is trusted with SSL_CERT_FILE)",
+            vendor=self.vendor,
+            method=method,
+            path=path,
+            host=host,
+            reason=reason,
         )
 
     def _log(
@@ -266,6 +472,32 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+_TRANSIENT_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+"""Handshakes cut short by the network (a reset, a proxy hanging up): worth a retry."""
+
+_SSL_NOISE = re.compile(r"^\[SSL(?:: [A-Z0-9_]+)?\]\s*|\s*\(_ssl\.c:\d+\)$")
+
+
+def tls_refusal(exc: BaseException) -> str | None:
+    """Why the TLS handshake behind a connection failure was refused, or None.
+
+    Only a verdict of the handshake itself is permanent: the certificate (untrusted,
+    expired, another host's) or the protocol (no common version, https to a plain-http
+    port). A handshake the network cut short is an ordinary retryable failure.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLError):
+            if isinstance(cause, _TRANSIENT_TLS):
+                return None
+            text = _SSL_NOISE.sub("", str(cause.args[1] if len(cause.args) > 1 else cause))
+            return redact(" ".join(text.split())[:REASON_CHARS]) or "TLS handshake refused"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def vendor_reason(response: Response) -> str:

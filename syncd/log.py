@@ -2,10 +2,13 @@
 
 Redaction is a processor in the chain, so it runs on every event whatever the caller
 passed: values under sensitive keys (``api_key``, ``password``, ``token``, ...), every
-secret value loaded from the configuration wherever it appears inside any string, and
+secret value the configuration registered at load (every value taken from ``${ENV}``,
+every credential, every URL password) wherever it appears inside any string, and
 secret-looking patterns (``apikey=...`` in URLs, Litmos ``loginkey=`` auto-login links,
-``Bearer``/``Basic`` credentials, passwords in database URLs). ``redact()`` is the same
-masking for text that does not go through the logger (exception messages, reports).
+``Bearer``/``Basic`` credentials, passwords in URLs). ``redact()`` is the same masking for
+text that does not go through the logger (exception messages, reports);
+``redact_output()`` is the one every line a command prints goes through
+(``syncd.cli.console``).
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ _SENSITIVE_KEY = re.compile(
     r"api[_-]?key|secret|passw(or)?d|token|login[_-]?key|authorization|credential|cookie",
     re.IGNORECASE,
 )
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(
-            r"(?i)\b(api[_-]?key|loginkey|access_token|refresh_token|token|secret(?:_?key)?"
-            r"|password|client_secret)(\s*[=:]\s*)(\"?)[^&\s\"',;}]+"
-        ),
-        rf"\1\2\3{MASK}",
-    ),
+_SECRET_NAME = (
+    r"(?i)\b(api[_-]?key|loginkey|access_token|refresh_token|token|secret(?:_?key)?"
+    r"|password|client_secret)"
+)
+_VALUE = r"(\"?)[^&\s\"',;}]+"
+_ASSIGNED = (re.compile(_SECRET_NAME + r"(\s*[=:]\s*)" + _VALUE), rf"\1\2\3{MASK}")
+_ASSIGNED_IN_PROSE = (re.compile(_SECRET_NAME + r"(\s*=\s*|:(?=\S))" + _VALUE), rf"\1\2\3{MASK}")
+_OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
     (re.compile(r"(://[^:/@\s]+):[^@/\s]+@"), rf"\1:{MASK}@"),
 )
@@ -42,25 +45,34 @@ class Redactor:
     """Masks secrets in log events; knows the configured secret values once registered."""
 
     def __init__(self) -> None:
-        self._values: frozenset[str] = frozenset()
+        self._values: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add_secrets(self, values: Iterable[str]) -> None:
-        """Register plain secret values (from the config) to be masked wherever they appear."""
-        with self._lock:
-            self._values = self._values | {v for v in values if v and len(v) >= 4}
+        """Register plain secret values (from the config) to be masked wherever they appear.
 
-    def text(self, value: str) -> str:
+        Longest first, so that a secret containing another is masked whole.
+        """
+        with self._lock:
+            known = set(self._values) | {v for v in values if v and len(v) >= 4}
+            self._values = tuple(sorted(known, key=len, reverse=True))
+
+    def text(self, value: str, *, prose: bool = False) -> str:
+        """``value`` with secrets masked. ``prose`` is for text shown to people, where
+        ``credentials.api_key: environment variable ... is not set`` names a key in a
+        sentence: only ``name=value`` (or ``name:value``, no space) is read as a secret."""
         for secret in self._values:
             if secret in value:
                 value = value.replace(secret, MASK)
-        for pattern, replacement in _PATTERNS:
+        for pattern, replacement in (_ASSIGNED_IN_PROSE if prose else _ASSIGNED, *_OTHER_PATTERNS):
             value = pattern.sub(replacement, value)
         return value
 
     def value(self, value: Any, key: str | None = None) -> Any:
-        if key is not None and _SENSITIVE_KEY.search(key) and value not in (None, "", False):
-            return MASK
+        """``value`` with secrets masked; everything under a sensitive key is masked, the
+        names inside a masked mapping kept (which credentials are set is not a secret)."""
+        if key is not None and _SENSITIVE_KEY.search(key):
+            return self._masked(value)
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
@@ -70,6 +82,13 @@ class Redactor:
         if isinstance(value, BaseException):
             return self.text(str(value))
         return value
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self._masked(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._masked(v) for v in value]
+        return value if value in (None, "", False) else MASK
 
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
@@ -85,6 +104,11 @@ REDACTOR = Redactor()
 def redact(text: str) -> str:
     """Mask secrets in any text that leaves the process outside the logger."""
     return REDACTOR.text(text)
+
+
+def redact_output(text: str) -> str:
+    """Mask secrets in what a command prints for people (see :meth:`Redactor.text`)."""
+    return REDACTOR.text(text, prose=True)
 
 
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:

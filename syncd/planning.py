@@ -3,8 +3,9 @@ connection, change nothing.
 
 Reads the export, loads the mirror from the state database read-only (a database that does
 not exist yet is an empty mirror; it is not created, migrated or written), builds the plan
-with its safeguards. Exit codes: 0 in sync, 2 changes pending, 3 refused by a safeguard,
-1 error (with several connections: the most serious of them).
+with its safeguards. Exit codes (``syncd.errors.ExitCode``): 0 in sync, 2 changes pending,
+3 refused by a safeguard, 6 nothing to send but people skipped, 1 error (with several
+connections: the most serious of them).
 
 Whole-process time is the measure (benchmarks/plan.py), so the order of work is chosen:
 
@@ -28,22 +29,24 @@ import ctypes
 import gc
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.config import Config, ConnectionConfig
-from syncd.errors import ConfigError, StateError
+from syncd.errors import ConfigError, ExitCode, StateError
 from syncd.state import mirror_query
 from syncd.state.db import (
     Engine,
     Session,
     create_engine_for,
     masked,
+    normalise_url,
     recorded_revision,
     session_factory,
     shipped_head,
+    sqlite_path,
 )
 from syncd.state.runs import previous_rows
 
@@ -51,7 +54,13 @@ if TYPE_CHECKING:
     from syncd.plan import Mirror, Plan
     from syncd.plan.desired import Desired
 
-EXIT_IN_SYNC, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_IN_SYNC, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED, EXIT_SKIPPED = (
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.PENDING,
+    ExitCode.REFUSED,
+    ExitCode.SKIPPED,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class Source:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    warnings: dict[str, int] = field(default_factory=dict)  # rows kept with a warning, by reason
+    file_warnings: tuple[str, ...] = ()  # the file as a whole (e.g. it mixes encodings)
 
 
 @dataclass(frozen=True)
@@ -78,8 +89,8 @@ def _sqlite_file_missing(url: str) -> bool:
     """A SQLite state file that does not exist yet: plan against an empty mirror."""
     if not url.startswith("sqlite"):
         return False
-    database = url.split(":///", 1)[1] if ":///" in url else ""
-    return bool(database) and database != ":memory:" and not Path(database).expanduser().exists()
+    path = sqlite_path(normalise_url(url))
+    return path != ":memory:" and not Path(path).exists()
 
 
 class _State:
@@ -172,6 +183,7 @@ def _desire_all(
     megabytes for a million people) is freed before the mirror is diffed.
     """
     from syncd.hris import read_roster
+    from syncd.hris.ingest import file_warnings
     from syncd.plan import desire
     from syncd.vendors import connector_class
 
@@ -185,6 +197,8 @@ def _desire_all(
             roster.source.rows_read,
             roster.rows_accepted,
             roster.rows_rejected,
+            roster.warning_counts(),
+            tuple(file_warnings(roster)),
         )
         _give_back_memory()
         for name, conn in connections.items():
@@ -299,6 +313,7 @@ def plan_connections(
                 wait([loading])
                 raise
             loading.result()
+            lost = _lost_sandbox_accounts(connections, reader.loaded)
             state = reader.complete(desired, pool)
         finally:
             reader.close()
@@ -320,14 +335,47 @@ def plan_connections(
                 allow_mass_change=allow_mass_change,
                 desired=desired[name],
             )
+            if name in lost:
+                plan = replace(plan, warnings=(lost[name], *plan.warnings))
             planned.append(Planned(name, plan, sources[conn.source], conn.rate or vendor.rate))
     return planned
 
 
+def _lost_sandbox_accounts(
+    connections: dict[str, ConnectionConfig], loaded: dict[str, tuple[Mirror, int | None]]
+) -> dict[str, str]:
+    """Plan a ``sandbox:`` connection whose account file is gone as reconcile will run it.
+
+    Without its file the simulated account starts over from its seed and reconcile forgets
+    the mirror, so the mirror of such a connection is planned as empty, with a warning when
+    it held users: never "in sync" over an empty account. A file that is not a sandbox
+    account file is an error here as it is for reconcile.
+    """
+    from syncd.plan import Mirror
+    from syncd.sandbox.account_file import account_path, missing_warning, read_account
+
+    lost: dict[str, str] = {}
+    for name, conn in connections.items():
+        if not conn.base_url.startswith("sandbox:"):
+            continue
+        path = account_path(name)
+        if read_account(path, conn.vendor) is not None:
+            continue
+        mirror, previous = loaded.get(name, (None, None))
+        if mirror is not None and len(mirror.users):
+            lost[name] = missing_warning(path, len(mirror.users))
+            loaded[name] = (Mirror.empty(), previous)
+    return lost
+
+
 def exit_code(plans: list[Plan]) -> int:
-    """3 if any plan is refused, else 2 if any has changes, else 0."""
+    """3 if any plan is refused, else 2 if any has changes, else 6 if any skips people,
+    else 0. A skip is shown whatever the code, but decides it only when nothing else does:
+    pending changes and refusals need the operator first."""
     if any(p.refused for p in plans):
         return EXIT_REFUSED
     if any(not p.empty for p in plans):
         return EXIT_PENDING
+    if any(p.incomplete for p in plans):
+        return EXIT_SKIPPED
     return EXIT_IN_SYNC

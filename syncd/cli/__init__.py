@@ -2,7 +2,9 @@
 
 Only this package imports typer and rich. Every command module exposes
 ``register(app)``; ``main()`` turns a deliberate :class:`~syncd.errors.SyncdError` into a
-plain one-line message and its exit code instead of a traceback.
+plain one-line message and its exit code instead of a traceback. Every command prints
+through :mod:`syncd.cli.console` (secrets masked, no wrapping when not a terminal, user
+text never read as markup or emoji).
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from syncd.cli import config_cmd, db, plan, queue, reconcile, sandbox, validate
+from syncd.cli.console import error
 from syncd.errors import SyncdError
 
 app = typer.Typer(
@@ -27,13 +28,11 @@ app = typer.Typer(
 for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue):
     _module.register(app)
 
-err_console = Console(stderr=True)
-
 
 def main() -> None:
     """Console-script entry point."""
     try:
         app()
     except SyncdError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        error(str(exc))
         sys.exit(exc.exit_code)

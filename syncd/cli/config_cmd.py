@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.syntax import Syntax
 
 from syncd import config as config_mod
+from syncd.cli.console import console, echo, plain
 from syncd.config_reference import markdown
-from syncd.log import redact
+from syncd.log import REDACTOR
 
 config_app = typer.Typer(help="Work with the configuration file.", no_args_is_help=True)
 
@@ -24,17 +24,23 @@ def check(
         str, typer.Option("--format", help="`json` for machines, `pretty` for people.")
     ] = "pretty",
 ) -> None:
-    """Validate FILE (every problem listed with its key) and print the resolved config."""
+    """Validate FILE (every problem listed with its key) and print the resolved config.
+
+    Every value is shown as the redactor allows: anything taken from ``${ENV}``, the
+    password of any URL and everything under a secret-looking key is masked.
+    """
     cfg = config_mod.load(file)
-    data = cfg.model_dump(mode="json", by_alias=True)
-    data["state"]["url"] = redact(data["state"]["url"])
+    data = REDACTOR.value(cfg.model_dump(mode="json", by_alias=True))
     text = json.dumps(data, indent=2, sort_keys=False)
-    console = Console()
     if output == "json":
-        console.print_json(text)
+        echo(text)
         return
-    console.print(f"[green]ok[/]: {file} is valid; resolved configuration (secrets masked):")
-    console.print(Syntax(text, "json", word_wrap=True))
+    out = console()
+    out.print(f"[green]ok[/]: {plain(file)} is valid; resolved configuration (secrets masked):")
+    if out.is_terminal:
+        out.print(Syntax(text, "json", word_wrap=True))
+    else:
+        out.print(text, markup=False)
 
 
 @config_app.command("reference")

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from syncd import config as config_mod
+from syncd.cli.console import echo
 from syncd.state import db as state_db
 
 db_app = typer.Typer(help="Manage the state database.", no_args_is_help=True)
@@ -27,9 +28,9 @@ def upgrade(config: ConfigOption) -> None:
     before, after = state_db.upgrade(url)
     where = state_db.masked(url)
     if before == after:
-        typer.echo(f"state database {where}: already at revision {after} (up to date)")
+        echo(f"state database {where}: already at revision {after} (up to date)")
     else:
-        typer.echo(
+        echo(
             f"state database {where}: upgraded from {before or 'an empty database'} "
             f"to revision {after}"
         )
@@ -53,7 +54,7 @@ def current(config: ConfigOption) -> None:
         status = f"unknown to this syncd, which needs {head}: upgrade syncd"
     else:
         status = f"this syncd needs {head}: run `syncd db upgrade`"
-    typer.echo(f"state database {state_db.masked(url)}: revision {revision or 'none'} ({status})")
+    echo(f"state database {state_db.masked(url)}: revision {revision or 'none'} ({status})")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,9 @@
 
 A thin command over :func:`syncd.planning.plan_connections` (which says how the work is
 ordered for speed). Exit codes: 0 in sync, 2 changes pending, 3 refused by a safeguard,
-1 error (with several connections: the most serious of them). The process ends without
-tearing the interpreter down (:func:`_finish`).
+6 nothing to send but people skipped (``syncd.errors.ExitCode``), 1 error (with several
+connections: the most serious of them). The process ends without tearing the interpreter
+down (:func:`_finish`).
 
 Imports here are the light ones (typer, rich, the config): the planning modules are
 imported when the command runs, so that the state database is already being read while
@@ -27,6 +28,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syncd.cli.console import console as cli_console
+from syncd.cli.console import echo, error
 from syncd.config import load
 from syncd.errors import ConfigError, SyncdError
 
@@ -55,6 +58,9 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
         f"{source.rows_rejected} rejected",
         highlight=False,
     )
+    for warning in source.file_warnings:
+        console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
+    _print_roster_warnings(console, source.warnings)
     counts = Table(title="Changes", title_justify="left")
     counts.add_column("op")
     counts.add_column("count", justify="right")
@@ -83,7 +89,9 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
     for external_id, reason in zip(
         skipped["external_id"].tolist(), skipped["reason"].tolist(), strict=True
     ):
-        console.print(f"[yellow]skipped[/] {escape(external_id)}: {reason}", highlight=False)
+        console.print(
+            f"[yellow]skipped[/] {escape(external_id)}: {escape(reason)}", highlight=False
+        )
     if len(plan.skipped) > len(skipped):
         more = len(plan.skipped) - len(skipped)
         console.print(f"[yellow]skipped[/] {more} more (all of them: --format json)")
@@ -106,10 +114,33 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
             "would be enqueued (use --allow-mass-change for a deliberate large change)",
             highlight=False,
         )
+    elif plan.empty and plan.incomplete:
+        console.print(
+            f"[bold yellow]{len(plan.skipped)} people skipped[/]: nothing else to do, but they "
+            "are not synced as the export says (reasons above)",
+            highlight=False,
+        )
     elif plan.empty:
         console.print("[green]in sync[/]: nothing to do")
     else:
-        console.print(f"[bold]{len(plan.ops)} changes pending[/] (nothing was changed)")
+        skips = f"; {len(plan.skipped)} people skipped (reasons above)" if plan.incomplete else ""
+        console.print(
+            f"[bold]{len(plan.ops)} changes pending[/] (nothing was changed){skips}",
+            highlight=False,
+        )
+
+
+def _print_roster_warnings(console: Console, warnings: dict[str, int]) -> None:
+    """Rows the export kept with a warning, counted by reason, as `syncd validate` counts
+    them (which lists the rows)."""
+    from syncd.hris.validate import REASONS
+
+    for reason, count in warnings.items():
+        console.print(
+            f"[yellow]warning[/] {count} row(s) kept with a warning: "
+            f"{REASONS.get(reason, reason)} ({reason}); `syncd validate` lists them",
+            highlight=False,
+        )
 
 
 def _as_json(item: Planned, limit: int) -> dict[str, Any]:
@@ -169,7 +200,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what each LMS would be told (changes, vendor calls, time, safeguards).
 
-        Changes nothing. Exit code: 0 in sync, 2 changes pending, 3 refused, 1 error.
+        Changes nothing. Exit code: 0 in sync, 2 changes pending, 3 refused, 6 people
+        skipped (nothing else to do), 1 error.
         """
         from syncd.planning import EXIT_ERROR, exit_code, plan_connections
 
@@ -184,13 +216,13 @@ def register(app: typer.Typer) -> None:
         except SyncdError as exc:
             # Always 1 here, whatever the error's usual exit code (an unusable export is 2
             # elsewhere): to a script, 2 and 3 mean "changes pending" and "refused".
-            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            error(str(exc))
             raise typer.Exit(EXIT_ERROR) from None
         if output is Format.json:
             data = [_as_json(item, limit) for item in planned]
-            typer.echo(json.dumps(data if len(data) > 1 else data[0], indent=2))
+            echo(json.dumps(data if len(data) > 1 else data[0], indent=2))
         else:
-            console = Console()
+            console = cli_console()
             for item in planned:
                 _print_table(console, item, limit)
         _finish(exit_code([item.plan for item in planned]))

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from syncd import config as config_mod
+from syncd.cli.console import console as cli_console
+from syncd.cli.console import echo, plain
 from syncd.errors import ConfigError
 from syncd.log import redact
 from syncd.state.db import open_state, session_factory
@@ -98,7 +99,7 @@ def list_ops(
     """Show ops, oldest first; by default everything not done yet."""
     states, ids, keys = _chosen(state, items)
     states = states or [s.value for s in OutboxState if s is not OutboxState.DONE]
-    console = Console()
+    console = cli_console()
     listing = []
     with _stores(config, connection) as stores:
         for store in stores:
@@ -127,23 +128,23 @@ def list_ops(
             }
             for name, rows, counts in listing
         ]
-        typer.echo(json.dumps(data, indent=2))
+        echo(json.dumps(data, indent=2))
         return
     for name, rows, counts in listing:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.by_state.items())) or "empty"
-        table = Table(title=f"{name}: {summary}", title_justify="left")
+        table = Table(title=f"{plain(name)}: {summary}", title_justify="left")
         for column in ("id", "op", "state", "attempts", "next attempt", "reason"):
             table.add_column(column)
         for r in rows:
             table.add_row(
                 str(r.id),
-                r.key,
+                plain(r.key),
                 r.state,
                 str(r.attempts),
                 r.next_attempt_at.isoformat(timespec="seconds")
                 if r.state in ("retry", "pending")
                 else "",
-                redact(r.last_error or ""),
+                plain(redact(r.last_error or "")),
             )
         console.print(table)
 
@@ -162,7 +163,7 @@ def retry(
     with _stores(config, connection) as stores:
         for store in stores:
             n = store.requeue(states=states, ids=ids, keys=keys, now=datetime.now(UTC))
-            typer.echo(f"{store.connection}: {n} op(s) back to pending")
+            echo(f"{store.connection}: {n} op(s) back to pending")
 
 
 @queue_app.command("drop")
@@ -181,7 +182,7 @@ def drop(
             dropped, dependents = store.drop(
                 states=states, ids=ids, keys=keys, now=datetime.now(UTC)
             )
-            typer.echo(
+            echo(
                 f"{store.connection}: {dropped} op(s) dropped"
                 + (f" ({dependents} of them blocked behind the chosen ones)" if dependents else "")
             )

@@ -3,7 +3,8 @@
 A thin wrapper over :func:`syncd.queue.reconcile.reconcile`: it loads the configuration,
 shows progress (a live display on a terminal, structured log lines otherwise) and prints
 the plan and a final summary. Exit codes: 0 in sync; 1 error; 3 refused by a safeguard;
-4 finished with dead-lettered (or blocked) ops; 5 finished with retries still waiting.
+4 finished with dead-lettered (or blocked) ops; 5 finished with retries still waiting;
+6 people skipped (not synced as the export says, reasons shown) and nothing worse.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,6 +34,8 @@ from rich.table import Table
 from rich.text import Text
 
 from syncd import config as config_mod
+from syncd.cli.console import console as cli_console
+from syncd.cli.console import plain
 from syncd.log import configure, redact
 
 if TYPE_CHECKING:
@@ -48,7 +52,10 @@ _RESULT = {
     3: "[yellow]refused by a safeguard[/]",
     4: "[red]dead-lettered ops[/]",
     5: "[yellow]retries waiting[/]",
+    6: "[yellow]people skipped[/]",
 }
+
+_SHOWN_SKIPS = 10
 
 
 class _ConsoleStream(io.TextIOBase):
@@ -152,10 +159,8 @@ def reconcile_command(
     from syncd.queue.reconcile import exit_code, reconcile
 
     cfg = config_mod.load(config)
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=200, soft_wrap=True)
-    err = Console(stderr=True)
+    out = cli_console()
+    err = cli_console(stderr=True)
     live = err.is_terminal
     if live:
         configure(cfg.logging.level, cfg.logging.format, stream=_ConsoleStream(err))
@@ -187,9 +192,9 @@ def _print_plans(out: Console, results: list[ConnectionResult]) -> None:
         title = f"{result.name} ({result.vendor}): plan of {len(plan.ops)} op(s), "
         title += f"{plan.calls} vendor call(s)"
         if not plan.ops:
-            out.print(f"{title}: nothing to change")
+            out.print(f"{title}: nothing to change", markup=False)
             continue
-        out.print(title, highlight=False)
+        out.print(title, markup=False)
         table = Table()
         table.add_column("op")
         table.add_column("count", justify="right")
@@ -198,30 +203,50 @@ def _print_plans(out: Console, results: list[ConnectionResult]) -> None:
         out.print(table)
         if result.dry_run:
             for op in plan.ops[:20]:
-                out.print(f"  {describe(op)}", highlight=False)
+                out.print(f"  {describe(op)}", markup=False)
             if len(plan.ops) > 20:
                 out.print(f"  ... and {len(plan.ops) - 20} more")
         for check in plan.checks:
             if check.tripped:
                 state = "overridden" if plan.overridden else "REFUSED"
-                out.print(f"  safeguard {check.limit}: {state}: {check.message}", highlight=False)
+                out.print(f"  safeguard {check.limit}: {state}: {check.message}", markup=False)
+
+
+def _repairs_line(result: ConnectionResult) -> str | None:
+    """What ``--full`` repaired of the changes made by hand in the LMS (None: nothing).
+
+    "repaired" only once every op is done; a dry run "would repair"; otherwise the
+    repairs are planned and the dead or waiting ops say what is left.
+    """
+    from syncd.plan.drift import repairs_text
+
+    plan = result.plan
+    if plan is None or plan.refused or not plan.repairs:
+        return None
+    text = repairs_text(plan.repairs)
+    if result.dry_run:
+        return f"would repair: {text}"
+    if result.exit_code in (0, 6):  # 6: people skipped, every op done
+        return f"repaired: {text}"
+    return f"repairs planned, not all done yet: {text}"
 
 
 def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
-    from syncd.queue.reconcile import describe_wait
+    from syncd.queue.reconcile import describe_rate_waits, describe_wait
 
     table = Table(title="reconcile", title_justify="left")
-    for column in ("connection", "rows", "rejected", "ops", "done", "adopted", "retried"):
+    for column in ("connection", "rows", "rejected", "skipped", "ops", "done", "adopted"):
         table.add_column(column, justify="left" if column == "connection" else "right")
-    for column in ("dead", "blocked", "waiting", "calls", "seconds"):
+    for column in ("retried", "dead", "blocked", "waiting", "calls", "seconds"):
         table.add_column(column, justify="right")
     table.add_column("result")
     for r in results:
         stats = r.earlier.add(r.drained)
         table.add_row(
-            r.name,
+            plain(r.name),
             str(r.rows_read),
             str(r.rows_rejected),
+            str(len(r.plan.skipped)) if r.plan else "-",
             str(len(r.plan.ops)) if r.plan else "-",
             str(stats.done),
             str(stats.adopted),
@@ -229,23 +254,30 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
             str(r.counts["dead"]),
             str(r.counts["blocked"]),
             str(r.waiting),
-            str(stats.calls),
+            str(r.calls),
             f"{stats.seconds:.1f}",
             "[cyan]dry run[/]" if r.dry_run and r.exit_code == 0 else _RESULT[r.exit_code],
         )
     out.print(table)
     for r in results:
         if r.error:
-            out.print(f"[red]{r.name}: error:[/] {redact(r.error)}", highlight=False)
+            out.print(f"[red]{plain(r.name)}: error:[/] {plain(redact(r.error))}")
         if r.refusal:
             out.print(
-                f"[yellow]{r.name}: refused, nothing enqueued:[/] {r.refusal} "
+                f"[yellow]{plain(r.name)}: refused, nothing enqueued:[/] {plain(r.refusal)} "
                 "(use --allow-mass-change if this is deliberate)",
                 highlight=False,
             )
+        _print_skips(out, r)
+        repairs = _repairs_line(r)
+        if repairs:
+            out.print(f"{r.name}: {repairs}", highlight=False, markup=False)
         wait = describe_wait(r)
         if wait and not r.dry_run:
             out.print(f"[yellow]{r.name}:[/] {wait}", highlight=False)
+        rate = describe_rate_waits(r)
+        if rate:
+            out.print(f"[yellow]{r.name}:[/] {rate}", highlight=False)
         if r.dead:
             shown = r.dead[:10]
             dead = Table(title=f"{r.name}: dead-lettered and blocked ops", title_justify="left")
@@ -253,10 +285,32 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
                 dead.add_column(column)
             for row in shown:
                 reason = row.last_error or ("waits on a dead op" if row.state == "blocked" else "")
-                dead.add_row(str(row.id), row.key, row.state, redact(reason))
+                dead.add_row(str(row.id), plain(row.key), row.state, plain(redact(reason)))
             out.print(dead)
             if len(r.dead) > len(shown):
                 out.print(f"  ... {len(r.dead) - len(shown)} more: `syncd queue list --state dead`")
+
+
+def _print_skips(out: Console, result: ConnectionResult) -> None:
+    """The plan's warnings, and the people it could not sync with the reason for each."""
+    plan = result.plan
+    if plan is None:
+        return
+    for warning in plan.warnings:
+        out.print(f"[yellow]{result.name}: warning:[/] {escape(warning)}", highlight=False)
+    if not plan.incomplete:
+        return
+    out.print(
+        f"[yellow]{result.name}: {len(plan.skipped)} people skipped, not synced as the export "
+        "says:[/]",
+        highlight=False,
+    )
+    shown = plan.skipped.head(_SHOWN_SKIPS)
+    for external_id, reason in zip(shown["external_id"], shown["reason"], strict=True):
+        out.print(f"  {external_id}: {reason}", highlight=False, markup=False)
+    if len(plan.skipped) > len(shown):
+        more = len(plan.skipped) - len(shown)
+        out.print(f"  ... {more} more: `syncd plan --format json`", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

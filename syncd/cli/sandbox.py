@@ -12,8 +12,8 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from syncd.cli.console import console as make_console
 from syncd.errors import ConfigError
 
 SEED_FORMAT = """\
@@ -63,7 +63,7 @@ def sandbox(
     from syncd.sandbox import SIMULATORS, available, create_simulator
     from syncd.sandbox.running import RunningSandbox, start_sandbox
 
-    console = Console()
+    console = make_console()
     names = list(SIMULATORS) if vendor is Vendor.all else [vendor.value]
     ready = available()
     missing = [name for name in names if name not in ready]

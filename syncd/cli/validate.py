@@ -3,8 +3,11 @@
 Runs exactly the EXTRACT stage a sync runs (:func:`syncd.hris.read_roster`) and shows what
 it made of the file: rows read, accepted and rejected (by reason), warnings, groups, then
 the first rejected rows with line, column and reason, and, with ``--report``, the full
-rejection report as CSV. It is read-only: it never opens the state database, so it can be
-run against any export, on any machine, before the first sync.
+rejection report as CSV. It is read-only: it never opens the state database, and reads
+only the configuration's sources (not the state database's URL or the connections, whose
+secrets and hosts it does not need), so it can be run against any export, on any machine,
+before the first sync. The report is meant to be opened in a spreadsheet, so it is written
+through :mod:`syncd.spreadsheet` (no cell can run as a formula).
 
 Exit codes: 0 no row rejected, 1 some rows rejected (or a configuration error), 2 the file
 as a whole is unusable (missing, empty, binary, required column absent, ...).
@@ -12,7 +15,6 @@ as a whole is unusable (missing, empty, binary, required column absent, ...).
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 from datetime import date
@@ -20,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syncd import spreadsheet
+from syncd.cli.console import console
 from syncd.config import Config, load
 from syncd.errors import ConfigError, SourceFileError, SyncdError
 
@@ -55,7 +58,7 @@ def write_report(rejected: pd.DataFrame, path: Path) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = spreadsheet.writer(handle)
             writer.writerow(REPORT_COLUMNS)
             writer.writerows(rejected[REPORT_COLUMNS].itertuples(index=False, name=None))
         os.replace(temp, path)
@@ -65,11 +68,9 @@ def write_report(rejected: pd.DataFrame, path: Path) -> None:
 
 
 def _counts_by_reason(frame: pd.DataFrame) -> list[tuple[str, int]]:
-    """Rows per reason (a row with the same reason twice counts once), most first."""
-    if frame.empty:
-        return []
-    counts = frame.drop_duplicates(["line", "reason"])["reason"].value_counts()
-    return [(str(reason), int(n)) for reason, n in counts.items()]
+    from syncd.hris.roster import counts_by_reason
+
+    return list(counts_by_reason(frame).items())
 
 
 def _heading(roster: Roster, name: str) -> str:
@@ -147,8 +148,9 @@ def validate_command(
 ) -> None:
     """Read and validate an HRIS export; print what would be synced and what is rejected."""
     from syncd.hris import read_roster
+    from syncd.hris.ingest import file_warnings
 
-    cfg = load(config, require_credentials=False)
+    cfg = load(config, sources_only=True)
     name = pick_source(cfg, source)
     path = str(file) if file is not None else cfg.source_path(name)
     try:
@@ -156,11 +158,11 @@ def validate_command(
     except SourceFileError as exc:
         exc.exit_code = EXIT_FILE
         raise
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)
+    out = console()
     out.print(_heading(roster, name), highlight=False)
     out.print(_summary(roster))
+    for warning in file_warnings(roster):
+        out.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
     rejected, warnings = roster.rejected, roster.warnings
     if len(rejected) and show:
         out.print(_problems(rejected, "rejected rows", show))

@@ -13,6 +13,11 @@ Each person is a member of the leaf of each grouping: the deepest level before t
 empty value. A person whose department is empty but whose division is set belongs to the
 division; with an empty top level, to no group of that grouping (a blank division is not a
 group called "").
+
+Values of one column that differ only in case ("Sales", "SALES") are one group, as the LMS
+has it (Litmos matches team names case-insensitively): named by the spelling most rows use,
+the first in the file on a tie. Two spellings as two groups would be two keys for one team,
+and whatever one of them removed the other would lose.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ def _levels(
     for depth, column in enumerate(spec.columns):
         encoded = pc.dictionary_encode(values[column])
         names, index = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+        index = _one_spelling(names, index)
         present &= pc.not_equal(names, "").to_numpy(zero_copy_only=False)[index]
         where = np.flatnonzero(present)
         if not len(where):
@@ -120,6 +126,24 @@ def _levels(
         offset += len(distinct)
         parent_keys = keys
     return levels, leaf
+
+
+def _one_spelling(names: pa.Array, index: np.ndarray) -> np.ndarray:
+    """``index`` with every value pointing at the chosen spelling of its case-folded form.
+
+    ``names`` is a dictionary in order of first appearance (Arrow's dictionary encoding),
+    so the lowest position among equally common spellings is the first in the file.
+    """
+    folded = [str(name).casefold() for name in names.to_pylist()]
+    if len(set(folded)) == len(folded):
+        return index
+    counts = np.bincount(index, minlength=len(folded))
+    chosen: dict[str, int] = {}
+    for position, key in enumerate(folded):
+        if key not in chosen or counts[position] > counts[chosen[key]]:
+            chosen[key] = position
+    spelling = np.array([chosen[key] for key in folded], dtype=index.dtype)
+    return spelling[index]
 
 
 def _empty(columns: list[str], *, level: bool = False) -> pd.DataFrame:

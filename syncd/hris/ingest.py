@@ -7,6 +7,7 @@ against the people actually accepted, then groups from accepted people only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -45,10 +46,18 @@ def read_roster(path: str | Path, source: SourceConfig, *, today: date) -> Roste
     codes = validate.key_codes(mapped, source)
     issues = validate.row_issues(mapped, layout, source, codes)
     keep = validate.accepted(issues, len(mapped))
-    warnings = validate.manager_issues(mapped, layout, source, keep, codes)
+    mixed = _mixed_rows(export, mapped, layout, source.key)
+    if mixed is not None:
+        keep[mixed.rows] = False
+    warnings = [
+        *validate.value_warnings(mapped, layout, source, keep),
+        *validate.manager_issues(mapped, layout, source, keep, codes),
+    ]
     del codes
     file = str(export.path)
     rejected = validate.issue_frame(issues, mapped, layout, file, source.key, bad, export.delimiter)
+    if mixed is not None:
+        rejected = _with(rejected, mixed.frame)
     warned = validate.issue_frame(warnings, mapped, layout, file, source.key)
     rows_read = len(mapped) + len(bad)
     people, values = _people(mapped, source, keep)
@@ -87,3 +96,86 @@ def _people(
         }
     )
     return table.to_pandas(), values
+
+
+_SHOWN = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8"}
+MIXED = "mixed_encoding"
+
+
+@dataclass(frozen=True)
+class _MixedRows:
+    """The mapped rows whose bytes are not in the file's encoding, and their report rows."""
+
+    rows: np.ndarray
+    frame: pd.DataFrame
+
+
+def _mixed_rows(
+    export: reader.Export, mapped: mapping.Mapped, layout: mapping.Layout, key: str
+) -> _MixedRows | None:
+    """Reject every record holding a line in another encoding than the rest of the file.
+
+    Such a row was decoded as it most likely reads, but that is a guess, and a wrong guess
+    would sync a name as mojibake; the quarantine shows the guess so it can be fixed. A
+    record that was not mapped (wrong field count, all empty) is already out.
+    """
+    found = export.mixed
+    if found is None or not found.rows or not len(mapped.lines):
+        return None
+    lines = np.asarray([r.line for r in found.rows], dtype=np.int64)
+    at = np.minimum(np.searchsorted(mapped.lines, lines), len(mapped.lines) - 1)
+    hit = mapped.lines[at] == lines
+    if not hit.any():
+        return None
+    rows = at[hit]
+    undecodable = [r for r, h in zip(found.rows, hit.tolist(), strict=True) if h]
+    main, other = _SHOWN.get(found.encoding, found.encoding), _SHOWN.get(found.other, found.other)
+    if main == "UTF-8":
+        why = (
+            f"not valid UTF-8: the file mixes encodings (mostly UTF-8, this row looks like {other})"
+        )
+    else:
+        why = f"{other} text in a {main} file: the file mixes encodings (mostly {main})"
+    index = pa.array(rows, pa.int64())
+    frame = pd.DataFrame(
+        {
+            "file": str(export.path),
+            "line": mapped.lines[rows],
+            "column": [_header(layout, r.column) for r in undecodable],
+            "reason": MIXED,
+            "message": f"{why}; fix the row or set `encoding` for this source",
+            "key": mapped.values[key].take(index).to_pylist(),
+            "value": [r.value for r in undecodable],
+            "raw": pa.table(mapped.raw).take(index).to_pylist() if mapped.raw else [{}] * len(rows),
+        }
+    )
+    return _MixedRows(rows, frame)
+
+
+def _header(layout: mapping.Layout, column: int) -> str:
+    return layout.headers[column] if column < len(layout.headers) else ""
+
+
+def _with(rejected: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """The report with more rows, in the report's order (by line, then reason)."""
+    frame = pd.concat([rejected, more], ignore_index=True) if len(rejected) else more
+    frame["line"] = frame["line"].astype("int64")
+    return frame.sort_values(["line", "reason"], kind="stable", ignore_index=True)
+
+
+def file_warnings(roster: Roster) -> list[str]:
+    """What is wrong with the file as a whole although it was read, one line each."""
+    rejected = roster.rejected
+    count = int(rejected.loc[rejected["reason"] == MIXED, "line"].nunique())
+    if not count:
+        return []
+    main = _SHOWN.get(roster.source.encoding, roster.source.encoding)
+    rows = (
+        f"{count:,} row(s) whose bytes are not valid UTF-8 (they look like cp1252)"
+        if main == "UTF-8"
+        else f"{count:,} row(s) holding UTF-8 text"
+    )
+    return [
+        f"{roster.source.path}: the file mixes encodings: it is read as {main} and {rows} are "
+        "rejected; fix them in the HRIS or set `encoding` for this source"
+    ]

@@ -3,8 +3,10 @@
 Every step is a pyarrow compute kernel over a whole column (or over the few distinct values
 of a column, then mapped back with a ``take``), never a Python loop per row: a million rows
 go through in well under a second. Values that cannot be mapped (a date in none of the
-formats, a status in neither list) are not fixed or guessed; they come back as masks for
-the validator to reject with a reason.
+formats, a status in neither list, a control character) are not fixed or guessed; they
+come back as masks for the validator to reject with a reason. What is kept but doubtful (a
+one-word name used as both names, a birth date in the future, an invisible character
+removed) comes back as masks for the validator to warn about.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,29 @@ _LEAD = np.zeros(256, dtype=bool)
 _LEAD[[9, 10, 11, 12, 13, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 _TAIL = np.zeros(256, dtype=bool)
 _TAIL[[9, 10, 11, 12, 13, 32, *range(0x80, 0x8B), 0x9F, 0xA0, 0xA8, 0xA9, 0xAF]] = True
+
+# Characters that are not text: C0 and C1 controls (escape sequences, bell, DEL; tab and
+# line breaks are whitespace and already became spaces) and the bidi embeddings, overrides
+# and isolates that make a value show other than it reads (`Ann\u202eeeL`). A row holding
+# one is rejected: what the HRIS meant cannot be known. The Unicode ranges, inclusive.
+CONTROL_RANGES = (
+    (0x00, 0x08),
+    (0x0E, 0x1F),
+    (0x7F, 0x84),
+    (0x86, 0x9F),
+    (0x202A, 0x202E),
+    (0x2066, 0x2069),
+)
+# Invisible characters that carry no meaning in a value and come from copy and paste or a
+# second BOM: byte order mark, zero width space, word joiner. Removed, with a warning. (Zero
+# width joiners and the left-to-right/right-to-left marks are part of some scripts' writing
+# and stay.)
+INVISIBLE = (0xFEFF, 0x200B, 0x2060)
+_CONTROL = "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" for a, b in CONTROL_RANGES) + "]"
+_INVISIBLE = "[" + "".join(rf"\x{{{c:x}}}" for c in INVISIBLE) + "]"
+# UTF-8 bytes that every such character contains (a superset: the regex decides).
+_SUSPECT = np.zeros(256, dtype=bool)
+_SUSPECT[[*range(0x20), 0x7F, 0xC2, 0xE2, 0xEF]] = True
 
 
 def header_key(text: str) -> str:
@@ -105,6 +130,7 @@ class Mapped:
     lines: np.ndarray
     active: np.ndarray
     invalid: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (reason, field)
+    warned: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # kept, doubtful
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -144,6 +170,33 @@ def _untidy_rows(values: pa.Array) -> np.ndarray:
     for positions in (doubled, control, high):
         flagged[strings.row_of(offsets, positions)] = True
     return np.flatnonzero(flagged)
+
+
+def screen(values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """(values without invisible characters, rows with a control character, rows cleaned).
+
+    Only the rows whose bytes may hold such a character are searched (numpy, as in
+    :func:`normalise`); a cleaned value is normalised again, as removing a character can
+    leave a doubled or trailing space.
+    """
+    control = np.zeros(len(values), dtype=bool)
+    cleaned = np.zeros(len(values), dtype=bool)
+    offsets, data = strings.buffers(values)
+    if not len(data) or (data.min() >= 0x20 and data.max() < 0x7F):
+        return values, control, cleaned  # printable ASCII only, as most columns are
+    high = np.flatnonzero(data >= 0x7F)  # few: non-ASCII letters are a small share of bytes
+    suspect = np.union1d(np.flatnonzero(data < 0x20), high[_SUSPECT[data[high]]])
+    rows = np.unique(strings.row_of(offsets, suspect))
+    if not len(rows):
+        return values, control, cleaned
+    some = values.take(pa.array(rows, pa.int64()))
+    control[rows] = pc.match_substring_regex(some, _CONTROL).to_numpy(zero_copy_only=False)
+    hidden = pc.match_substring_regex(some, _INVISIBLE)
+    cleaned[rows] = hidden.to_numpy(zero_copy_only=False)
+    if cleaned.any():
+        fixed = normalise(pc.replace_substring_regex(pc.filter(some, hidden), _INVISIBLE, ""))
+        values = pc.replace_with_mask(values, pa.array(cleaned), fixed)
+    return values, control, cleaned
 
 
 def split_names(full: pa.Array, style: str) -> tuple[pa.Array, pa.Array, pa.Array]:
@@ -212,17 +265,30 @@ class ParsedDates:
     invalid: np.ndarray  # non-empty and matching none of the formats
 
 
-def parse_dates(values: pa.Array, formats: Sequence[str]) -> ParsedDates:
-    """Parse with each format in turn, over the distinct values only, then map back."""
+def parse_dates(
+    values: pa.Array, formats: Sequence[str], *, pivot: int = 69, not_after: date | None = None
+) -> ParsedDates:
+    """Parse with each format in turn, over the distinct values only, then map back.
+
+    A two-digit year (``%y``) below ``pivot`` is 20xx, else 19xx; with ``not_after`` (a
+    field never in the future, such as a birth date) one that would land after that day is
+    read in the century before. A date that does not exist in the century chosen (29
+    February 1900) is invalid.
+    """
     encoded = pc.dictionary_encode(values)
     distinct = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
     result = pd.Series(pd.NaT, index=distinct.index, dtype="datetime64[s]")
+    short = np.zeros(len(distinct), dtype=bool)  # parsed by a format with a two-digit year
     for fmt in formats:
         todo = result.isna() & (distinct != "")
         if not todo.any():
             break
         parsed = pd.to_datetime(distinct[todo], format=fmt, errors="coerce")
         result[todo] = parsed.astype("datetime64[s]")
+        if "%y" in fmt:
+            short |= (todo & result.notna()).to_numpy()
+    if short.any():
+        result[short] = _century(result[short], pivot, not_after)
     iso = result.dt.strftime("%Y-%m-%d").fillna("")
     bad = ((distinct != "") & result.isna()).to_numpy()
     indices = encoded.indices
@@ -230,6 +296,24 @@ def parse_dates(values: pa.Array, formats: Sequence[str]) -> ParsedDates:
         iso=pa.array(iso.to_numpy(dtype=object), TEXT).take(indices),
         invalid=bad[indices.to_numpy(zero_copy_only=False)],
     )
+
+
+def _century(dates: pd.Series, pivot: int, not_after: date | None) -> pd.Series:
+    """Two-digit-year dates moved to the century the pivot (and ``not_after``) choose."""
+    two = dates.dt.year.to_numpy() % 100
+    years = np.where(two < pivot, 2000 + two, 1900 + two)
+    moved = _with_years(dates, years)
+    if not_after is not None:
+        late = (moved > pd.Timestamp(not_after)).to_numpy()
+        years = np.where(late, years - 100, years)
+        moved = _with_years(dates, years)
+    return moved
+
+
+def _with_years(dates: pd.Series, years: np.ndarray) -> pd.Series:
+    parts = {"year": years, "month": dates.dt.month.to_numpy(), "day": dates.dt.day.to_numpy()}
+    made = pd.to_datetime(pd.DataFrame(parts, index=dates.index), errors="coerce")
+    return made.astype("datetime64[s]")
 
 
 def status_active(
@@ -277,6 +361,7 @@ def map_rows(
         rows = len(lines)
         empty = pc.filter(empty, keep)
     mapped = Mapped(values, raw, lines, np.ones(rows, dtype=bool))
+    _apply_screen(mapped, layout)
     if source.name_split is not None:
         _apply_name_split(mapped, source.name_split)
     for target, template in source.derived.items():
@@ -284,10 +369,33 @@ def map_rows(
         current = mapped.values.get(target, empty)
         use = pc.and_(complete, pc.equal(current, ""))
         mapped.values[target] = pc.if_else(use, made, current)
-    _apply_dates(mapped, source)
+    _apply_dates(mapped, source, today)
     absent = {name for name, p in layout.positions.items() if p is None} - set(source.derived)
     _apply_status(mapped, source, today, absent)
     return mapped
+
+
+def _apply_screen(mapped: Mapped, layout: Layout) -> None:
+    """Control characters reject the row; invisible ones are removed with a warning."""
+    screened: dict[int, tuple[pa.Array, np.ndarray, np.ndarray]] = {}
+    for name, position in layout.positions.items():
+        if position is None:
+            continue
+        if position not in screened:
+            screened[position] = screen(mapped.values[name])
+        values, control, cleaned = screened[position]
+        mapped.values[name] = values
+        _flag(mapped.invalid, "control_character", name, control)
+        _flag(mapped.warned, "invisible_character", name, cleaned)
+
+
+def _flag(
+    masks: dict[tuple[str, str], np.ndarray], reason: str, name: str, rows: np.ndarray | pa.Array
+) -> None:
+    """Record ``rows`` (a numpy or Arrow boolean mask) under ``reason`` when any is set."""
+    mask = rows if isinstance(rows, np.ndarray) else rows.to_numpy(zero_copy_only=False)
+    if mask.any():
+        masks[(reason, name)] = mask
 
 
 def _apply_name_split(mapped: Mapped, split: NameSplit) -> None:
@@ -297,6 +405,25 @@ def _apply_name_split(mapped: Mapped, split: NameSplit) -> None:
         mapped.values[name] = (
             part if current is None else pc.if_else(pc.equal(current, ""), part, current)
         )
+    _one_word_names(mapped, split)
+
+
+def _one_word_names(mapped: Mapped, split: NameSplit) -> None:
+    """A name with one part (`Suharto`, `Lee,`): both names, or the row rejected.
+
+    LMSs require a first and a last name, so an empty one is never left to be refused by
+    the vendor one create at a time.
+    """
+    first, last = mapped.values["first_name"], mapped.values["last_name"]
+    no_first, no_last = pc.equal(first, ""), pc.equal(last, "")
+    given = pc.not_equal(mapped.values[split.column], "")
+    one = pc.and_(given, pc.xor(no_first, no_last))
+    if split.single_word == "reject":
+        _flag(mapped.invalid, "single_word_name", split.column, one)
+        return
+    _flag(mapped.warned, "single_word_name", split.column, one)
+    mapped.values["first_name"] = pc.if_else(no_first, last, first)
+    mapped.values["last_name"] = pc.if_else(no_last, first, last)
 
 
 def _date_fields(source: SourceConfig, present: dict[str, pa.Array]) -> list[str]:
@@ -307,12 +434,23 @@ def _date_fields(source: SourceConfig, present: dict[str, pa.Array]) -> list[str
     return [n for n in names if n in present]
 
 
-def _apply_dates(mapped: Mapped, source: SourceConfig) -> None:
+def _apply_dates(mapped: Mapped, source: SourceConfig, today: date) -> None:
+    """Parse every date field; flag dates no person has (future births, 9999 hires)."""
+    past_only = set(source.past_only_dates)
     for name in _date_fields(source, mapped.values):
-        parsed = parse_dates(mapped.values[name], source.date_formats)
-        mapped.values[name] = parsed.iso
-        if parsed.invalid.any():
-            mapped.invalid[("invalid_date", name)] = parsed.invalid
+        parsed = parse_dates(
+            mapped.values[name],
+            source.date_formats,
+            pivot=source.two_digit_year_pivot,
+            not_after=today if name in past_only else None,
+        )
+        iso = mapped.values[name] = parsed.iso
+        _flag(mapped.invalid, "invalid_date", name, parsed.invalid)
+        if name in past_only:
+            _flag(mapped.warned, "future_date", name, pc.greater(iso, today.isoformat()))
+        if name in source.max_days_ahead:
+            latest = today + timedelta(days=source.max_days_ahead[name])
+            _flag(mapped.warned, "far_future_date", name, pc.greater(iso, latest.isoformat()))
 
 
 def _apply_status(mapped: Mapped, source: SourceConfig, today: date, absent: set[str]) -> None:
@@ -337,9 +475,12 @@ def _apply_status(mapped: Mapped, source: SourceConfig, today: date, absent: set
     if term and term in mapped.values:
         ended = mapped.values[term]
         future = pc.greater(ended, today.isoformat()).to_numpy(zero_copy_only=False)
+        past = pc.and_(pc.not_equal(ended, ""), pc.less_equal(ended, today.isoformat()))
+        past = past.to_numpy(zero_copy_only=False)
         if has_status:
+            # The status still decides (as it always has), but says the opposite of the date.
+            _flag(mapped.warned, "active_after_termination", term, past & active)
             active = active | future
         else:
-            past = pc.and_(pc.not_equal(ended, ""), pc.less_equal(ended, today.isoformat()))
-            active = ~past.to_numpy(zero_copy_only=False)
+            active = ~past
     mapped.active = active

@@ -2,9 +2,12 @@
 
 Everything that can make the file as a whole unusable is found here, before any row is
 looked at, and raised as one :class:`~syncd.errors.SourceFileError` naming the file: missing,
-empty, binary, not a CSV, header only. The file is read into memory once; whatever its
-encoding it becomes UTF-8 bytes without a BOM, so the numpy scan (line numbers) and the
-pyarrow parser see the same bytes.
+not a regular file (a named pipe would block the run), empty, binary, not a CSV, a field
+longer than a CSV field may be, header only. The file is read into memory once; whatever
+its encoding it becomes UTF-8 bytes without a BOM, so the numpy scan (line numbers) and the
+pyarrow parser see the same bytes. A detected file that mixes UTF-8 and cp1252 is read in
+the encoding most of it is in (:mod:`syncd.hris.encodings`), and the records holding the
+other lines are listed on the Export for rejection.
 
 Parsing is pyarrow's multithreaded CSV reader. Rows with the wrong number of fields are
 skipped by the parser and reported back as bad records with their line. A stray quote
@@ -23,6 +26,7 @@ import glob
 import hashlib
 import io
 import os
+import stat as stat_module
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -34,8 +38,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from syncd.errors import SourceFileError
+from syncd.hris.encodings import Mixed, Undecodable, split_mixed, utf8_except
 from syncd.hris.roster import SourceInfo
-from syncd.hris.scan import Records, exact_records, field_counts, scan, scan_exactly
+from syncd.hris.scan import (
+    Records,
+    exact_records,
+    field_counts,
+    field_spans,
+    long_field,
+    scan,
+    scan_exactly,
+)
 
 _T = TypeVar("_T")
 
@@ -63,6 +76,7 @@ class Export:
     sha256: str
     size: int
     mtime: datetime
+    mixed: Mixed | None = None
 
     def without_data(self) -> Export:
         """The same description without the file's bytes, so they can be freed early."""
@@ -107,10 +121,17 @@ def locate(path: str | Path) -> Path:
     text = str(path)
     if not _GLOB_CHARS & set(text):
         return Path(text)
-    matches = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
-    if not matches:
+    found: list[tuple[int, str, Path]] = []
+    for name in glob.glob(text):
+        try:
+            info = os.stat(name)
+        except OSError:
+            continue  # removed (or made unreadable) between the listing and the look
+        if stat_module.S_ISREG(info.st_mode):
+            found.append((info.st_mtime_ns, Path(name).name, Path(name)))
+    if not found:
         raise SourceFileError(f"{text}: no file matches this pattern", path=text)
-    return max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return max(found)[2]
 
 
 def open_export(
@@ -125,7 +146,7 @@ def open_export(
     if not _wide(raw, encoding):
         _refuse_nul(file, raw)
     digest = hashlib.sha256(raw).hexdigest()
-    data, used = _decode(file, raw, encoding)
+    data, used, mixed = _decode(file, raw, encoding)
     del raw
     if b"\n" not in data and b"\r" in data:
         # Classic Mac line endings (Excel for Mac's "CSV (Macintosh)"): lines end in CR only.
@@ -133,14 +154,17 @@ def open_export(
     records = scan(data)
     if not len(records):
         raise SourceFileError(f"{file}: the file is empty", path=str(file))
-    chosen = delimiter if delimiter != "auto" else _sniff(file, data, min_columns)
+    chosen = delimiter if delimiter != "auto" else _sniff(file, data, records, min_columns)
     if len(chosen.encode("utf-8")) != 1:
         raise SourceFileError(f"{file}: delimiter {chosen!r} must be a single-byte character")
     if not records.balanced:
         records = _named(file, lambda: scan_exactly(data, chosen))
+    _refuse_long_fields(file, data, records, chosen)
     headers = _split(_text(data, records, 0), chosen)
     if len(records) == 1:
         raise header_only(file, headers)
+    if mixed is not None:
+        mixed = replace(mixed, rows=_undecodable(data, records, mixed.offsets, chosen))
     return Export(
         path=file,
         data=data,
@@ -151,6 +175,7 @@ def open_export(
         sha256=digest,
         size=stat.st_size,
         mtime=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+        mixed=mixed,
     )
 
 
@@ -249,17 +274,45 @@ def header_only(file: Path, headers: Sequence[str]) -> SourceFileError:
 
 
 def _read_bytes(file: Path) -> tuple[bytes, os.stat_result]:
+    """The file's bytes; anything but a regular file is refused before a byte is read.
+
+    Opening a named pipe waits for a writer and a device never ends, so either would hang
+    the run: the kind is checked on the path, and again on the opened descriptor (opened
+    without blocking) in case the path was swapped in between.
+    """
     try:
-        stat = file.stat()
-        if file.is_dir():
-            raise SourceFileError(f"{file}: is a directory, not an export file", path=str(file))
-        return file.read_bytes(), stat
+        _refuse_irregular(file, file.stat())
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            _refuse_irregular(file, stat)
+            return handle.read(), stat
     except FileNotFoundError:
         raise SourceFileError(f"{file}: file not found", path=str(file)) from None
     except PermissionError:
         raise SourceFileError(f"{file}: permission denied", path=str(file)) from None
     except OSError as exc:
         raise SourceFileError(f"{file}: cannot read: {exc.strerror}", path=str(file)) from None
+
+
+_IRREGULAR = (
+    (stat_module.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat_module.S_ISCHR, "a character device"),
+    (stat_module.S_ISBLK, "a block device"),
+    (stat_module.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_irregular(file: Path, stat: os.stat_result) -> None:
+    if stat_module.S_ISDIR(stat.st_mode):
+        raise SourceFileError(f"{file}: is a directory, not an export file", path=str(file))
+    if stat_module.S_ISREG(stat.st_mode):
+        return
+    what = next((name for test, name in _IRREGULAR if test(stat.st_mode)), "a special file")
+    raise SourceFileError(
+        f"{file}: is {what}, not a regular file; point the source's path at the export file itself",
+        path=str(file),
+    )
 
 
 def _refuse_known_formats(file: Path, raw: bytes) -> None:
@@ -298,27 +351,39 @@ def _refuse_nul(file: Path, data: bytes) -> None:
     )
 
 
-def _decode(file: Path, raw: bytes, encoding: str) -> tuple[bytes, str]:
-    """The bytes as UTF-8 without BOM, and the name of the encoding they were in."""
+def _decode(file: Path, raw: bytes, encoding: str) -> tuple[bytes, str, Mixed | None]:
+    """The bytes as UTF-8 without BOM, the encoding they were in, and any lines that are not.
+
+    Only detection looks for a mix: an encoding set in the configuration is the user's
+    word for the whole file.
+    """
     if encoding == "auto":
         if raw.startswith(codecs.BOM_UTF8):
-            return _checked_utf8(file, raw[3:], "utf-8-sig"), "utf-8-sig"
+            body = raw[3:]
+            if body.isascii() or _is_utf8(body):
+                return body, "utf-8-sig", None
+            data, found = utf8_except(body, "utf-8-sig")
+            return data, "utf-8-sig", found
         if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return _transcode(file, raw, "utf-16"), "utf-16"
+            return _transcode(file, raw, "utf-16"), "utf-16", None
         if raw.isascii() or _is_utf8(raw):
-            return raw, "utf-8"
+            return raw, "utf-8", None
+        mixed = split_mixed(raw)
+        if mixed is not None:
+            data, found = mixed
+            return data, found.encoding, found
         try:
-            return _transcode(file, raw, "cp1252", quiet=True), "cp1252"
+            return _transcode(file, raw, "cp1252", quiet=True), "cp1252", None
         except UnicodeDecodeError:
-            return _transcode(file, raw, "latin-1"), "latin-1"
+            return _transcode(file, raw, "latin-1"), "latin-1", None
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
         raise SourceFileError(f"{file}: unknown encoding {encoding!r}", path=str(file)) from None
     if name in ("utf-8", "utf-8-sig"):
         body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
-        return _checked_utf8(file, body, name), name
-    return _transcode(file, raw, name), name
+        return _checked_utf8(file, body, name), name, None
+    return _transcode(file, raw, name), name, None
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -369,12 +434,13 @@ def _split(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
-def _sniff(file: Path, data: bytes, min_columns: int) -> str:
+def _sniff(file: Path, data: bytes, records: Records, min_columns: int) -> str:
     """The delimiter that splits the first records into the same, largest number of fields.
 
     The sample is the first physical lines as text, parsed by the csv module for each
     candidate, so quoting is honoured per delimiter (a quote opens a field only at its start)
-    whatever the quote count; a record cut off at the end of the sample is left out.
+    whatever the quote count; a record cut off at the end of the sample is left out, and so
+    is everything from a record the csv module refuses (a field too long for it) on.
     """
     cut = 0
     for _ in range(_SNIFF_RECORDS):
@@ -386,13 +452,8 @@ def _sniff(file: Path, data: bytes, min_columns: int) -> str:
     sample = data[:cut].decode("utf-8", errors="replace")
     best: tuple[float, int, str] | None = None
     for delimiter in DELIMITERS:
-        try:
-            rows = [
-                r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r
-            ]
-        except csv.Error:
-            continue
-        if cut < len(data) and len(rows) > 1:
+        rows, complete = _sample_rows(sample, delimiter)
+        if cut < len(data) and complete and len(rows) > 1:
             rows = rows[:-1]
         width = len(rows[0]) if rows else 0
         if width < max(min_columns, 2):
@@ -404,9 +465,68 @@ def _sniff(file: Path, data: bytes, min_columns: int) -> str:
         return best[2]
     if min_columns <= 1:
         return ","
+    _refuse_long_fields(file, data, records, ",")
     first = sample.lstrip().split("\n", 1)[0][:80]
     raise SourceFileError(
         f"{file}: not a CSV file: no comma, semicolon, tab or pipe separates columns "
         f"(first line: {first!r})",
         path=str(file),
     )
+
+
+def _sample_rows(sample: str, delimiter: str) -> tuple[list[list[str]], bool]:
+    """The non-blank rows of the sample up to any the csv module refuses; False if one did."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+    except csv.Error:
+        return rows, False
+    return rows, True
+
+
+def _refuse_long_fields(file: Path, data: bytes, records: Records, delimiter: str) -> None:
+    """Stop at the first field longer than the csv module reads, naming its line and column.
+
+    No spreadsheet writes such a field (Excel's cell limit is 32,767 characters): it is a
+    quote left open that swallowed the rows after it, or a broken export, so the file as a
+    whole is refused rather than read with rows missing. Only records longer than the
+    limit in bytes can hold one, so the check is one vector comparison on ordinary files.
+    """
+    limit = csv.field_size_limit()
+    header: list[str] = []
+    for index in np.flatnonzero(records.ends - records.starts > limit).tolist():
+        if index and not header:
+            header = [h.strip() for h in _split(_text(data, records, 0), delimiter)]
+        found = long_field(
+            _text(data, records, index), delimiter, int(records.lines[index]), header
+        )
+        if found is not None:
+            raise SourceFileError(f"{file}: {found}", path=str(file), **found.fields)
+
+
+def _undecodable(
+    data: bytes, records: Records, offsets: np.ndarray, delimiter: str
+) -> tuple[Undecodable, ...]:
+    """The data records holding a line that is not in the file's encoding, once each.
+
+    The column is the field the first such character falls in; a header in the other
+    encoding is only read as best it can be (it names columns, it is no person).
+    """
+    found: dict[int, Undecodable] = {}
+    owners = np.searchsorted(records.starts, offsets, side="right") - 1
+    for record, offset in zip(owners.tolist(), offsets.tolist(), strict=True):
+        if record <= 0 or record in found or offset >= records.ends[record]:
+            continue
+        start = int(records.starts[record])
+        prefix = data[start:offset].decode("utf-8")
+        column = sum(1 for _ in field_spans(prefix, delimiter)) - 1
+        fields = next(
+            csv.reader(io.StringIO(_text(data, records, record), newline=""), delimiter=delimiter),
+            [],
+        )
+        value = fields[column] if column < len(fields) else ""
+        found[record] = Undecodable(int(records.lines[record]), column, value)
+    return tuple(found.values())

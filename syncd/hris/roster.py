@@ -66,3 +66,16 @@ class Roster:
     @property
     def rows_accepted(self) -> int:
         return len(self.people)
+
+    def warning_counts(self) -> dict[str, int]:
+        """Rows kept with a warning, by reason, most first: what every command shows."""
+        return counts_by_reason(self.warnings)
+
+
+def counts_by_reason(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows per reason of a rejected or warnings frame (a row with the same reason twice
+    counts once), most first."""
+    if frame.empty:
+        return {}
+    counts = frame.drop_duplicates(["line", "reason"])["reason"].value_counts()
+    return {str(reason): int(n) for reason, n in counts.items()}

@@ -22,7 +22,8 @@ record count disagrees with the parser's, and falls back the same way.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,16 +126,86 @@ def exact_records(text: str, delimiter: str) -> Iterator[tuple[int, int, list[st
     """
     reader = csv.reader(physical_lines(text), delimiter=delimiter, strict=False)
     previous = 0
+    header: list[str] = []
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
+            record = _lines_between(text, previous + 1, reader.line_num)
+            found = long_field(record, delimiter, previous + 1, header)
+            if found is not None:
+                raise found from None
             line = reader.line_num
             raise SourceFileError(f"line {line}: not a CSV record: {exc}", line=line) from None
+        if not header and row:
+            header = row
         yield previous + 1, reader.line_num, row
         previous = reader.line_num
+
+
+def _lines_between(text: str, first: int, last: int) -> str:
+    """Physical lines ``first`` to ``last`` (1-based, inclusive) of ``text``."""
+    start = 0
+    for _ in range(first - 1):
+        start = text.index("\n", start) + 1
+    end = start
+    for _ in range(last - first + 1):
+        found = text.find("\n", end)
+        end = len(text) if found < 0 else found + 1
+    return text[start:end]
+
+
+def long_field(
+    record: str, delimiter: str, line: int, header: Sequence[str] = ()
+) -> SourceFileError | None:
+    """The error for the first field of one record longer than the csv module accepts.
+
+    Python's csv module refuses a field over ``csv.field_size_limit()`` characters, and a
+    quote that is never closed makes the rest of the file one field: either way the user
+    must hear which line and column, not that the file has no delimiter.
+    """
+    limit = csv.field_size_limit()
+    for column, (start, end) in enumerate(field_spans(record, delimiter)):
+        field = record[start:end]
+        if _field_length(field) > limit:
+            return _too_long(field, line + record.count("\n", 0, start), column, header)
+    return None
+
+
+def field_spans(record: str, delimiter: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each field of one record's text, quotes included (the scan's parity)."""
+    start, quoted = 0, False
+    for match in re.finditer(f'"|{re.escape(delimiter)}', record):
+        if match.group() == '"':
+            quoted = not quoted
+        elif not quoted:
+            yield start, match.start()
+            start = match.end()
+    yield start, len(record)
+
+
+def _field_length(field: str) -> int:
+    """Characters of a field's value: without its enclosing quotes, a doubled quote as one."""
+    if not field.startswith('"'):
+        return len(field)
+    inner = field[1:-1] if len(field) > 1 and field.endswith('"') else field[1:]
+    return len(inner) - inner.count('""')
+
+
+def _too_long(field: str, line: int, column: int, header: Sequence[str]) -> SourceFileError:
+    limit = csv.field_size_limit()
+    name = f" (`{header[column].strip()}`)" if column < len(header) else ""
+    hint = ""
+    if field.startswith('"') and "\n" in field:
+        hint = f"; is the opening quote on line {line} missing its closing quote?"
+    return SourceFileError(
+        f"line {line}, column {column + 1}{name}: a field is longer than {limit:,} characters "
+        f"({limit // 1024:,} KiB), more than a CSV field may hold{hint}",
+        line=line,
+        column=column + 1,
+    )
 
 
 def scan_exactly(buffer: bytes, delimiter: str) -> Records:

@@ -10,7 +10,8 @@ keeping "the first one" would silently pick a winner between two different peopl
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,14 @@ import pyarrow.compute as pc
 
 from syncd.config import SourceConfig
 from syncd.hris import strings
-from syncd.hris.mapping import TEXT, Layout, Mapped
+from syncd.hris.mapping import CONTROL_RANGES, INVISIBLE, TEXT, Layout, Mapped
 from syncd.hris.reader import BadRecord
 from syncd.hris.roster import ISSUE_COLUMNS
 
 EMAIL = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+# RFC 5321 (with its erratum): an address has at most 254 characters, the part before
+# the @ at most 64. Vendors refuse longer ones, or cut them and mail someone else.
+EMAIL_MAX, LOCAL_MAX = 254, 64
 
 REASONS = {
     "bad_field_count": "wrong number of fields",
@@ -34,6 +38,12 @@ REASONS = {
     "invalid_date": "unparseable date",
     "unknown_status": "status in neither list",
     "unknown_manager": "manager not in the export",
+    "single_word_name": "one-word name",
+    "control_character": "control character in a value",
+    "invisible_character": "invisible character removed",
+    "future_date": "date in the future",
+    "far_future_date": "date far in the future",
+    "active_after_termination": "active after the termination date",
 }
 
 
@@ -68,35 +78,176 @@ def _shown(mapped: Mapped, layout: Layout, name: str) -> pa.Array:
     return mapped.values[name]
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """What a message about some rows of one field may say."""
+
+    mapped: Mapped
+    layout: Layout
+    source: SourceConfig
+    name: str
+    rows: np.ndarray
+
+    def shown(self, name: str | None = None) -> list[str]:
+        """The field (or another one) as the file wrote it, trimmed."""
+        values = _take(_shown(self.mapped, self.layout, name or self.name), self.rows)
+        return pc.utf8_trim_whitespace(values).to_pylist()
+
+    def values(self, name: str | None = None) -> list[str]:
+        """The field (or another one) as mapped (dates as ISO)."""
+        return _take(self.mapped.values[name or self.name], self.rows).to_pylist()
+
+
+def _invalid_date(at: _Rows) -> list[str]:
+    formats = ", ".join(at.source.date_formats)
+    return [f"`{v}` is not a date in any of the formats {formats}" for v in at.shown()]
+
+
+def _unknown_status(at: _Rows) -> list[str]:
+    return [
+        f"`{value}` is neither an active nor a terminated status"
+        if value
+        else "the status is empty"
+        for value in at.shown()
+    ]
+
+
+def _single_word(at: _Rows) -> list[str]:
+    firsts, lasts = at.values("first_name"), at.values("last_name")
+    if at.source.name_split is not None and at.source.name_split.single_word == "reject":
+        return [
+            f"`{first or last}` is a single word: no {'last' if first else 'first'} name "
+            "(name_split.single_word = reject)"
+            for first, last in zip(firsts, lasts, strict=True)
+        ]
+    return [f"`{first}` is a single word: used as both first and last name" for first in firsts]
+
+
+def _code(char: str) -> str:
+    """U+202E RIGHT-TO-LEFT OVERRIDE: never the character itself, which may act on a terminal."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def _first(text: str, wanted: Callable[[int], bool]) -> str:
+    return next((_code(c) for c in text if wanted(ord(c))), "")
+
+
+def _is_control(code: int) -> bool:
+    return any(low <= code <= high for low, high in CONTROL_RANGES)
+
+
+def _control_character(at: _Rows) -> list[str]:
+    return [
+        f"contains {_first(v, _is_control)}, a control character, not text: fix the value in "
+        "the HRIS"
+        for v in at.shown()
+    ]
+
+
+def _invisible_character(at: _Rows) -> list[str]:
+    return [
+        f"removed an invisible character ({_first(v, INVISIBLE.__contains__)})" for v in at.shown()
+    ]
+
+
+def _future_date(at: _Rows) -> list[str]:
+    return [
+        f"`{raw}` is {iso}, in the future; `{at.name}` is always in the past"
+        for raw, iso in zip(at.shown(), at.values(), strict=True)
+    ]
+
+
+def _far_future_date(at: _Rows) -> list[str]:
+    days = at.source.max_days_ahead[at.name]
+    return [
+        f"`{raw}` is {iso}, more than {days} days ahead"
+        for raw, iso in zip(at.shown(), at.values(), strict=True)
+    ]
+
+
+def _active_after_termination(at: _Rows) -> list[str]:
+    statuses = at.shown(at.source.status.column)
+    return [
+        f"status `{status}` but the termination date `{raw}` ({iso}) has passed; kept as active"
+        for status, raw, iso in zip(statuses, at.shown(), at.values(), strict=True)
+    ]
+
+
+_MESSAGES: dict[str, Callable[[_Rows], list[str]]] = {
+    "invalid_date": _invalid_date,
+    "unknown_status": _unknown_status,
+    "single_word_name": _single_word,
+    "control_character": _control_character,
+    "invisible_character": _invisible_character,
+    "future_date": _future_date,
+    "far_future_date": _far_future_date,
+    "active_after_termination": _active_after_termination,
+}
+
+
+def _flagged(
+    masks: dict[tuple[str, str], np.ndarray],
+    mapped: Mapped,
+    layout: Layout,
+    source: SourceConfig,
+    keep: np.ndarray | None = None,
+) -> list[Issue]:
+    """One Issue per (reason, field) mask the mapping set (only ``keep`` rows, if given)."""
+    issues = []
+    for (reason, name), mask in masks.items():
+        rows = np.flatnonzero(mask if keep is None else mask & keep)
+        if len(rows):
+            messages = _MESSAGES[reason](_Rows(mapped, layout, source, name, rows))
+            issues.append(Issue(reason, name, layout.column_name(name), rows, messages))
+    return issues
+
+
 def row_issues(
     mapped: Mapped, layout: Layout, source: SourceConfig, codes: KeyCodes
 ) -> list[Issue]:
     """Every refusal of every record, in rule order."""
-    issues: list[Issue] = []
-    for (reason, name), mask in mapped.invalid.items():
-        rows = np.flatnonzero(mask)
-        shown = pc.utf8_trim_whitespace(_take(_shown(mapped, layout, name), rows))
-        if reason == "invalid_date":
-            formats = ", ".join(source.date_formats)
-            messages = _message("`", shown, f"` is not a date in any of the formats {formats}")
-        else:
-            messages = [
-                f"`{value}` is neither an active nor a terminated status"
-                if value
-                else "the status is empty"
-                for value in shown.to_pylist()
-            ]
-        issues.append(Issue(reason, name, layout.column_name(name), rows, messages))
+    issues = _flagged(mapped.invalid, mapped, layout, source)
     for name in source.email_fields:
-        if name not in mapped.values:
-            continue
-        values = mapped.values[name]
-        bad = pc.and_(pc.not_equal(values, ""), pc.invert(pc.match_substring_regex(values, EMAIL)))
-        rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
-        if len(rows):
-            messages = _message("`", _take(values, rows), "` is not an email address")
-            issues.append(Issue("invalid_email", name, layout.column_name(name), rows, messages))
+        if name in mapped.values:
+            issues.extend(_email_issues(mapped.values[name], name, layout.column_name(name)))
     issues.extend(_key_issues(mapped, layout, source.key, codes))
+    return issues
+
+
+def value_warnings(
+    mapped: Mapped, layout: Layout, source: SourceConfig, keep: np.ndarray
+) -> list[Issue]:
+    """What the mapping kept but doubts (one-word names, implausible dates, ...), for the
+    accepted rows: a rejected row is reported for what rejected it."""
+    return _flagged(mapped.warned, mapped, layout, source, keep)
+
+
+def _email_issues(values: pa.Array, name: str, column: str) -> list[Issue]:
+    """Not an address at all, or longer than any mail system takes."""
+    issues = []
+    formed = pc.match_substring_regex(values, EMAIL).to_numpy(zero_copy_only=False)
+    given = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(given & ~formed)
+    if len(rows):
+        messages = _message("`", _take(values, rows), "` is not an email address")
+        issues.append(Issue("invalid_email", name, column, rows, messages))
+    # Only a value of more than LOCAL_MAX bytes can be too long: few, checked one by one.
+    candidates = np.flatnonzero(formed & (np.diff(strings.buffers(values)[0]) > LOCAL_MAX))
+    long_rows, messages = [], []
+    for row, text in zip(candidates, _take(values, candidates).to_pylist(), strict=True):
+        local = text.rindex("@")
+        if len(text) > EMAIL_MAX:
+            messages.append(f"{len(text)} characters; an email address has at most {EMAIL_MAX}")
+        elif local > LOCAL_MAX:
+            messages.append(
+                f"the part before @ is {local} characters; at most {LOCAL_MAX} are allowed"
+            )
+        else:
+            continue
+        long_rows.append(row)
+    if long_rows:
+        issues.append(Issue("invalid_email", name, column, np.array(long_rows), messages))
     return issues
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -60,7 +60,8 @@ class Desired:
     ``groups`` (key, name, parent_key, level); ``memberships`` (labels: group keys) and
     ``assignments`` (labels: (kind, item_id)) are :class:`Pairs` over ``people`` rows and
     cover active people only. ``held``: keys of rejected rows; such people are unknown this
-    run, never "absent".
+    run, never "absent". ``keyless_rejected``: rejected records whose key is blank or could
+    not be read; while there are any, nobody can be called "absent" (the diff holds those).
     """
 
     people: pd.DataFrame
@@ -74,6 +75,7 @@ class Desired:
     rules: RuleResult | None = None
     rows_read: int | None = None
     """Data rows of the export this was worked out from (for the source-shrink guard)."""
+    keyless_rejected: int = 0
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Results derived from this state and a mirror, kept with the mirror values they were
     derived from and reused only while those compare equal (``syncd plan`` pairs people
@@ -255,6 +257,60 @@ def _groups(
     return chosen, pairs
 
 
+def group_aliases(desired_keys: Iterable[str], mirror_keys: Iterable[str]) -> dict[str, str]:
+    """Desired group key -> the mirror's key of the same group, where the two differ in case.
+
+    The LMS matches team names ignoring case, so "org:SALES" in the export is the team the
+    mirror knows as "org:Sales": the mirror's key stays its identity (its memberships and
+    children are recorded under it) and only the name changes. Keys the mirror holds as
+    they are, and keys that two desired groups share ignoring case, are not aliased; among
+    several mirror keys of one spelling-insensitive key (two spellings recorded by an older
+    syncd), the first in sorted order is taken, so that the plan is the same every time.
+    """
+    held = sorted(set(mirror_keys))
+    exact = set(held)
+    wanted = list(dict.fromkeys(desired_keys))
+    folds: dict[str, int] = {}
+    for key in wanted:
+        folds[key.casefold()] = folds.get(key.casefold(), 0) + 1
+    by_fold: dict[str, str] = {}
+    for key in held:
+        by_fold.setdefault(key.casefold(), key)
+    return {
+        key: by_fold[key.casefold()]
+        for key in wanted
+        if key not in exact and folds[key.casefold()] == 1 and key.casefold() in by_fold
+    }
+
+
+def mirror_twins(desired_keys: Iterable[str], mirror_keys: Iterable[str]) -> dict[str, str]:
+    """Mirror group keys that another mirror key of the same group (ignoring case) stands
+    for this run -> that key (the desired key's own, or its :func:`group_aliases` target).
+
+    An older syncd recorded a case-only rename as a second group on the same team; its
+    memberships are the team's, and removing them as "no longer desired" would take
+    people out of the team they belong to.
+    """
+    held = sorted(set(mirror_keys))
+    wanted = list(dict.fromkeys(desired_keys))
+    aliases = group_aliases(wanted, held)
+    exact = set(held)
+    identity: dict[str, str] = {}
+    doubled: set[str] = set()
+    for key in wanted:
+        fold = key.casefold()
+        if fold in identity:
+            doubled.add(fold)
+        identity[fold] = key if key in exact else aliases.get(key, "")
+    return {
+        key: identity[key.casefold()]
+        for key in held
+        if key.casefold() in identity
+        and key.casefold() not in doubled
+        and identity[key.casefold()] not in ("", key)
+    }
+
+
 def build_desired(
     roster: RosterLike,
     connection: ConnectionConfig,
@@ -311,9 +367,7 @@ def build_desired(
             members=members,
         )
         hashes = hashing.result()
-    rejected = roster.rejected
-    keys = rejected["key"].astype("str").fillna("").tolist() if "key" in rejected.columns else []
-    held = frozenset(k for k in keys if k)
+    held, keyless = _rejected_keys(roster.rejected)
     return Desired(
         people=frame,
         attrs=attrs,
@@ -325,4 +379,17 @@ def build_desired(
         warnings=rules.warnings,
         rules=rules,
         rows_read=getattr(roster.source, "rows_read", None),
+        keyless_rejected=keyless,
     )
+
+
+def _rejected_keys(rejected: pd.DataFrame) -> tuple[frozenset[str], int]:
+    """Keys of the rejected records, and how many rejected records have none (a record
+    with several problems is one record: counted by line)."""
+    if not len(rejected):
+        return frozenset(), 0
+    if "key" not in rejected.columns:
+        return frozenset(), int(rejected["line"].nunique())
+    keys = rejected["key"].fillna("").astype("str").str.strip()
+    keyless = int(rejected.loc[(keys == "").to_numpy(dtype=bool), "line"].nunique())
+    return frozenset(k for k in keys.tolist() if k), keyless

@@ -10,7 +10,9 @@ pairs that become ops are turned back into text. Policies:
 - courses and learning paths no rule gives any more are unassigned only when
   ``unassign_courses`` is on; what the mirror already holds is never assigned again;
 - groups are created (or, with a listing, linked) parents first, renamed or moved, never
-  deleted.
+  deleted; a desired group whose key the mirror holds in another case only ("org:SALES",
+  "org:Sales") is that group, renamed under the mirror's key, as the LMS matches team
+  names ignoring case.
 
 Ops come out in a fixed order (groups, users, memberships, assignments, deactivations),
 sorted by subject inside each kind; every op names the keys of the ops it needs first
@@ -22,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -31,7 +33,7 @@ import pyarrow as pa
 
 from syncd.config import DeprovisionConfig
 from syncd.plan import sets
-from syncd.plan.desired import Desired
+from syncd.plan.desired import Desired, group_aliases, mirror_twins
 from syncd.plan.model import Listing, Mirror, VendorProfile
 from syncd.plan.ops import (
     AddMembers,
@@ -91,12 +93,14 @@ def _group_ops(
             remote_groups[slot] = remote_id if usable else None
     ops: list[Op] = []
     ready: dict[str, str] = {}
+    alias = _aliases(desired, mirror)
     for key, name, parent in zip(
         desired.groups["key"].tolist(),
         desired.groups["name"].tolist(),
         desired.groups["parent_key"].tolist(),
         strict=True,
     ):
+        key, parent = alias.get(key, key), alias.get(parent, parent)
         after = (ready[parent],) if parent in ready else ()
         if key in known:
             old_name, old_parent, _ = known[key]
@@ -117,6 +121,13 @@ def _group_ops(
         ops.append(op)
         ready[key] = op.key
     return ops, ready
+
+
+def _aliases(desired: Desired, mirror: Mirror) -> dict[str, str]:
+    """Desired group keys that the mirror holds in another case only -> the mirror's key
+    (:func:`syncd.plan.desired.group_aliases`): a case-only rename is the same group."""
+    held = mirror.groups["key"].astype("str").tolist()
+    return group_aliases(desired.groups["key"].tolist(), held)
 
 
 # --------------------------------------------------------------------------- sets
@@ -276,7 +287,7 @@ def diff(
     """Every op that brings the LMS from ``mirror`` to ``desired``, in execution order."""
     users, warnings = effective_users(mirror.users, listing)
     population = int(users["active"].to_numpy(dtype=bool).sum()) if len(users) else 0
-    worker = UserDiff(desired, users, policy, listing)
+    worker = UserDiff(desired, users, policy, listing, profile)
     group_ops, group_ready = _group_ops(desired, mirror, listing)
     # The set comparisons need the users' rows but not the user diff's outcome (who ends
     # up live filters them afterwards): on a large company they run meanwhile, in Arrow
@@ -317,7 +328,7 @@ def diff(
         ops=tuple(ops),
         skipped=skipped,
         population=population,
-        warnings=(*desired.warnings, *warnings),
+        warnings=(*desired.warnings, *warnings, *user_ops.warnings),
     )
 
 
@@ -371,7 +382,14 @@ def compare_sets_ahead(desired: Desired, mirror: Mirror, pool: Executor) -> None
 def _submit_comparison(
     pool: Executor, desired: Desired, mirror: Mirror, known: np.ndarray
 ) -> Future[tuple[_Compared, _Compared]]:
-    return pool.submit(_compare_sets, desired, desired.external_ids, _mirror_sets(mirror), known)
+    members = sets.relabel(desired.memberships, _aliases(desired, mirror))
+    held = _mirror_sets(mirror)
+    twins = mirror_twins(desired.groups["key"].tolist(), mirror.groups["key"].astype("str"))
+    if twins:
+        labels = held.member_labels
+        named = tuple(twins.get(str(label), label) for label in labels.distinct)
+        held = replace(held, member_labels=sets.Labels(labels.codes, named))
+    return pool.submit(_compare_sets, desired, members, desired.external_ids, held, known)
 
 
 def _started(
@@ -389,15 +407,16 @@ def _started(
 
 
 def _compare_sets(
-    desired: Desired, people: pa.Array, mirror: _MirrorSets, known: np.ndarray
+    desired: Desired, members: Pairs, people: pa.Array, mirror: _MirrorSets, known: np.ndarray
 ) -> tuple[_Compared, _Compared]:
     """Memberships and assignments compared (see :func:`_compare`); ``known``: each
-    mirror user's row among the desired people."""
+    mirror user's row among the desired people; ``members``: the desired memberships
+    labelled with the mirror's group keys."""
     member_rows, assignment_rows = rows_of(
         [mirror.member_runs, mirror.assignment_runs], people, known=known
     )
     return (
-        _compare(desired.memberships, mirror.member_labels, member_rows),
+        _compare(members, mirror.member_labels, member_rows),
         _compare(desired.assignments, mirror.assignment_labels, assignment_rows),
     )
 

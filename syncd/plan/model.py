@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from syncd.plan.drift import Drift
 from syncd.plan.ops import OP_TYPES, Op
 from syncd.plan.safeguards import SafeguardCheck
 
@@ -36,6 +37,8 @@ over millions of rows, which the database sends once each and the diff compares 
 LISTING_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "users": ("remote_id", "match_value", "active", "attrs"),
     "groups": ("remote_id", "name", "parent_remote_id"),
+    "memberships": ("group_remote_id", "user_remote_id"),
+    "assignments": ("user_remote_id", "kind", "item_id"),
 }
 
 ASSIGNMENT_KINDS = ("course", "learning_path")
@@ -119,11 +122,24 @@ class Listing:
 
     ``users``: remote_id, match_value (the account's value of the connection's match key),
     active, attrs (dict LMS field -> str, the fields the listing returned). ``groups``:
-    remote_id, name, parent_remote_id ("" at the top).
+    remote_id, name, parent_remote_id ("" at the top). ``memberships`` (group_remote_id,
+    user_remote_id) holds the members of the teams in ``member_scope`` as the vendor lists
+    them (Litmos: active members only); ``assignments`` (user_remote_id, kind, item_id) the
+    holders of the items in ``assignment_scope`` ((kind, item_id) pairs). Outside its scope
+    the listing says nothing: a membership or course it does not show is missing only when
+    its team or item was listed.
     """
 
     users: pd.DataFrame
     groups: pd.DataFrame = field(default_factory=lambda: _frame(LISTING_COLUMNS["groups"]))
+    memberships: pd.DataFrame = field(
+        default_factory=lambda: _frame(LISTING_COLUMNS["memberships"])
+    )
+    assignments: pd.DataFrame = field(
+        default_factory=lambda: _frame(LISTING_COLUMNS["assignments"])
+    )
+    member_scope: frozenset[str] = frozenset()
+    assignment_scope: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
         _check_columns("Listing", self.__dict__, LISTING_COLUMNS)
@@ -154,6 +170,12 @@ class VendorProfile:
     ``link_user`` = 0). A kind not listed costs one call."""
     nested_groups: bool = True
     """Groups can have parent groups (Litmos sub-teams); False flattens the hierarchy."""
+    required_fields: tuple[str, ...] = ()
+    """LMS fields every account must hold a value in: the vendor refuses a create (or an
+    update) that leaves one empty, so the plan skips such a person instead of sending it."""
+    max_lengths: Mapping[str, int] = field(default_factory=dict)
+    """The vendor's documented longest value (characters) per LMS field; a longer value is
+    refused by the vendor, so the plan skips the person instead of sending it."""
 
     def calls_for(self, kind: str) -> int:
         """Vendor calls one op of ``kind`` costs."""
@@ -203,7 +225,9 @@ class Plan:
     ``ops`` are in execution order with their dependencies named. ``checks`` are the
     safeguards measured on this plan; ``refusal`` is the tripped one that refuses it (None
     when the plan may be enqueued, also when ``overridden`` by allow-mass-change).
-    ``skipped`` lists people (external_id, reason) the plan could not sync.
+    ``skipped`` lists people (external_id, reason) the plan could not sync: not created or
+    not updated (a match value they cannot be told apart by, a field the vendor requires
+    empty or too long), or not deactivated (absence held while keyless rows were rejected).
     """
 
     connection: str
@@ -218,6 +242,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     population: int = 0
     rows_read: int | None = None
+    drift: Drift | None = None
+    """What a full listing found changed by hand in the LMS (the mirror was corrected to
+    it before this plan was made); None without a listing."""
 
     @property
     def vendor(self) -> str:
@@ -236,6 +263,17 @@ class Plan:
         """Ops per kind, in the fixed order of ``OP_TYPES``; kinds with none left out."""
         found = Counter(op.kind for op in self.ops)
         return {kind: found[kind] for kind in OP_TYPES if found[kind]}
+
+    @property
+    def incomplete(self) -> bool:
+        """Someone the export wants synced is not (``skipped``): exit 6 when nothing else."""
+        return not self.skipped.empty
+
+    @property
+    def repairs(self) -> dict[str, int]:
+        """How many of the ops repair changes made by hand in the LMS, per kind of repair
+        (``syncd.plan.drift.REPAIRS``); empty without drift."""
+        return self.drift.repairs(self.ops) if self.drift is not None else {}
 
     @property
     def calls(self) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -200,6 +200,44 @@ class AddMembers(Op):
     @property
     def subject(self) -> str:
         return self.group_key
+
+    def split(
+        self, member_of: Mapping[str, str], waiting: Collection[str]
+    ) -> tuple[AddMembers, AddMembers] | None:
+        """(the members free to go, the members who must wait), when only some must wait.
+
+        A batch is one call, but its dependencies are per member: one person's dead create
+        must not keep the rest of the team out. ``member_of`` names, for each dependency
+        that is one member's own op (their create, link or reactivation), that member;
+        ``waiting``: the dependencies that are dead or wait on a dead op. Each part keeps
+        the dependencies shared by all (the group's own op) and its own members'. None
+        when nobody waits, when everyone does, or when a shared dependency waits: then
+        the whole op waits. The waiting part of one person is the very op a later plan
+        makes for that person alone (same key), so the outbox keeps it across plans.
+        """
+        mine = set(self.external_ids)
+        held: set[str] = set()
+        for need in self.depends_on:
+            if need not in waiting:
+                continue
+            member = member_of.get(need)
+            if member not in mine:
+                return None
+            held.add(member)
+        if not held or held == mine:
+            return None
+
+        def part(people: tuple[str, ...]) -> AddMembers:
+            chosen = set(people)
+            needs = tuple(
+                need
+                for need in self.depends_on
+                if member_of.get(need) not in mine or member_of[need] in chosen
+            )
+            return AddMembers(group_key=self.group_key, external_ids=people, depends_on=needs)
+
+        going = tuple(m for m in self.external_ids if m not in held)
+        return part(going), part(tuple(m for m in self.external_ids if m in held))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -173,10 +173,14 @@ class _Evaluator:
         with np.errstate(invalid="ignore"):
             return np.asarray(age <= days, dtype=bool)
 
-    def _member_of(self, key: str, where: str) -> np.ndarray:
+    def _member_of(self, written: str, where: str) -> np.ndarray:
         found = np.zeros(len(self.people), dtype=bool)
-        if key not in set(self.groups["key"].tolist()):
-            self.warnings.append(f"{where}: no group `{key}` in this export; it matches nobody")
+        # Group identity ignores case (hris.groups keeps one spelling per group), so a rule
+        # written "org:Sales" still holds after the export starts spelling it "SALES".
+        keys = {key.casefold(): key for key in self.groups["key"].tolist()}
+        key = keys.get(written.casefold())
+        if key is None:
+            self.warnings.append(f"{where}: no group `{written}` in this export; it matches nobody")
             return found
         if self.members is None:
             people = arrow_text(self.people["external_id"]).combine_chunks()

@@ -18,8 +18,9 @@ courses.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -311,6 +312,16 @@ def label_codes(
         [labels.setdefault(label, len(labels)) for label in encoded.distinct], dtype=np.int64
     )
     return table[encoded.codes]
+
+
+def relabel(pairs: Pairs, names: Mapping[Any, Hashable]) -> Pairs:
+    """``pairs`` with labels renamed by ``names`` (the same object when none applies).
+
+    ``names`` must not give two labels of ``pairs`` one name: codes stay as they are.
+    """
+    if not any(label in names for label in pairs.labels):
+        return pairs
+    return replace(pairs, labels=tuple(names.get(label, label) for label in pairs.labels))
 
 
 def member_pairs(memberships: pd.DataFrame, people: pa.Array) -> Pairs:

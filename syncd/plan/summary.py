@@ -109,10 +109,12 @@ def summarize(plan: Plan, *, limit: int = 20, rate: RateLike | None = None) -> d
     """The whole plan in plain data (no DataFrames), ready for ``json.dumps``."""
     if plan.refused:
         status = "refused"
-    elif plan.empty:
-        status = "in_sync"
-    else:
+    elif not plan.empty:
         status = "changes_pending"
+    elif plan.incomplete:
+        status = "skipped"
+    else:
+        status = "in_sync"
     data: dict[str, Any] = {
         "connection": plan.connection,
         "vendor": plan.vendor,
@@ -120,6 +122,7 @@ def summarize(plan: Plan, *, limit: int = 20, rate: RateLike | None = None) -> d
         "ops": len(plan.ops),
         "counts": plan.counts,
         "calls": plan.calls,
+        "repairs": plan.repairs,
         "safeguards": {
             "refused": plan.refused,
             "refusal": plan.refusal.to_dict() if plan.refusal else None,

@@ -12,7 +12,18 @@ Policies (``DeprovisionConfig``):
 - a leaver's account is otherwise left as it is (no attribute updates, and no account is
   ever created for a leaver);
 - a returning person is reactivated when ``reactivate`` is on (then updated), else left
-  inactive and untouched.
+  inactive and untouched;
+- while rejected rows that cannot be tied to a key (a blank key, a record that could not
+  be read) are in the export, nobody is deprovisioned for absence: any of those rows may be
+  the "absent" person. They are listed in ``skipped`` instead, with a warning; leavers
+  whose row says so are still deprovisioned.
+
+Values the vendor would refuse are never sent (``VendorProfile.required_fields`` and
+``max_lengths``): a new person with a required field empty (or not mapped at all) or a
+value over the documented length is not created, and an update that would send such a
+value is not made; both are listed in ``skipped`` with the field. An account already
+synced stays live (its memberships and courses are kept up), only its fields wait for the
+export to be fixed.
 
 Match values are compared without regard to case. A new person is not created when their
 match value is empty, shared with another person of the export, or already used by another
@@ -37,7 +48,7 @@ import pyarrow.compute as pc
 from syncd.config import DeprovisionConfig
 from syncd.plan.desired import Desired
 from syncd.plan.hashing import hash_attrs, parse_hashes
-from syncd.plan.model import Listing
+from syncd.plan.model import Listing, VendorProfile
 from syncd.plan.ops import (
     CreateUser,
     DeactivateUser,
@@ -66,6 +77,7 @@ class UserOps:
     deletions: list[DeleteUser] = field(default_factory=list)
     ready: dict[str, tuple[str, ...]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def after(self, external_id: str, op: Op) -> None:
         self.ready[external_id] = (*self.ready.get(external_id, ()), op.key)
@@ -277,6 +289,19 @@ def _changes(
     )
 
 
+def _note(
+    problems: list[dict[str, str]], mask: pa.Array | pa.ChunkedArray, name: str, why: str
+) -> None:
+    """Record ``why`` against ``name`` for the rows ``mask`` marks (a missing value counts)."""
+    marked = pc.fill_null(mask, True).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(marked).tolist():
+        problems[i].setdefault(name, why)
+
+
+def _refusal(verb: str, problems: Mapping[str, str]) -> str:
+    return f"not {verb}: " + "; ".join(problems.values())
+
+
 class UserDiff:
     """Works out every user-level op; remembers who ends up with a live account."""
 
@@ -286,11 +311,13 @@ class UserDiff:
         users: pd.DataFrame,
         policy: DeprovisionConfig,
         listing: Listing | None,
+        profile: VendorProfile | None = None,
     ) -> None:
         self.desired = desired
         self.users = users
         self.policy = policy
         self.listing = listing
+        self.profile = profile
         self.ops = UserOps()
         self.pairing = pair(desired, users)
         people = desired.people
@@ -334,6 +361,37 @@ class UserDiff:
     def _skip(self, row: int, reason: str) -> None:
         self.ops.skipped.append((self._ids(np.array([row]))[0], reason))
 
+    def _refused(self, rows: np.ndarray, *, create: bool) -> list[dict[str, str]]:
+        """Per row, the fields whose desired value the vendor would refuse, and why.
+
+        Checked on the rows about to be sent only (new and changed people, a small share
+        of a large export), with Arrow over just those rows. A required field the
+        connection does not map is empty in a new account; an update leaves it as the LMS
+        holds it, so it counts against creates only.
+        """
+        problems: list[dict[str, str]] = [{} for _ in range(len(rows))]
+        profile = self.profile
+        if profile is None or not len(rows):
+            return problems
+        vendor, attrs = profile.vendor, self.desired.attrs
+        taken = pa.array(rows, pa.int64())
+        for name in profile.required_fields:
+            if name in attrs:
+                values = pc.utf8_trim_whitespace(pc.take(attrs[name], taken))
+                _note(
+                    problems, pc.equal(values, ""), name, f"{name} is empty ({vendor} requires it)"
+                )
+            elif create:
+                unmapped = pa.array(np.ones(len(rows), dtype=bool))
+                why = f"{name} is not mapped in the connection's fields ({vendor} requires it)"
+                _note(problems, unmapped, name, why)
+        for name, limit in profile.max_lengths.items():
+            if name in attrs:
+                lengths = pc.utf8_length(pc.take(attrs[name], taken))
+                why = f"{name} is longer than {vendor}'s {limit} characters"
+                _note(problems, pc.greater(lengths, limit), name, why)
+        return problems
+
     def _deprovision(self, external_id: str, active: bool, action: str, reason: str) -> None:
         after = self.ops.ready.get(external_id, ())
         if action == "deactivate" and active:
@@ -356,12 +414,16 @@ class UserDiff:
         """UpdateUser for each row whose attrs (or match value) differ from ``before``."""
         fields = self.desired.fields
         wanted = self._desired_attrs(rows)
+        refused = self._refused(rows, create=False)
         for i, (external_id, value) in enumerate(
             zip(self._ids(rows), self._values(rows), strict=True)
         ):
             match_value = value if stored[i] is not None and stored[i] != value else None
             changes = _changes(fields, before[i], wanted[i])
-            if changes or match_value is not None:
+            sent = {name: refused[i][name] for name, _, _ in changes if name in refused[i]}
+            if sent:
+                self.ops.skipped.append((external_id, _refusal("updated", sent)))
+            elif changes or match_value is not None:
                 self.ops.updates.append(
                     UpdateUser(
                         external_id=external_id,
@@ -449,6 +511,12 @@ class UserDiff:
         return accounts
 
     def _create(self, rows: np.ndarray) -> None:
+        refused = self._refused(rows, create=True)
+        if any(refused):
+            for row, problems in zip(rows.tolist(), refused, strict=True):
+                if problems:
+                    self._skip(row, _refusal("created", problems))
+            rows = rows[np.array([not problems for problems in refused], dtype=bool)]
         if not len(rows):
             return
         fields = self.desired.fields
@@ -495,13 +563,34 @@ class UserDiff:
         self._update(np.array([row]), [known], [None])
 
     def _absent(self) -> None:
-        """Synced people missing from the export (and not merely rejected this run)."""
+        """Synced people missing from the export (and not merely rejected this run).
+
+        While rows without a key were rejected, absence proves nothing (the "absent"
+        person may be one of them): who would be deprovisioned is held and listed instead.
+        """
         action = self.policy.on_absent
         rows = self.pairing.unpaired_mirror
         if action == "ignore" or not len(rows):
             return
         ids = self.users["external_id"].iloc[rows].astype("str").tolist()
         active = self.users["active"].to_numpy(dtype=bool)[rows].tolist()
+        keyless = self.desired.keyless_rejected
+        verb = "deleted" if action == "delete" else "deactivated"
+        reason = (
+            f"absent from export, not {verb}: {keyless} rejected row(s) have no key, "
+            "and this person may be one of them"
+        )
+        held = 0
         for external_id, was_active in zip(ids, active, strict=True):
-            if external_id not in self.desired.held:
-                self._deprovision(external_id, was_active, action, "absent from export")
+            if external_id in self.desired.held:
+                continue
+            if keyless and (was_active or action == "delete"):
+                self.ops.skipped.append((external_id, reason))
+                held += 1
+                continue
+            self._deprovision(external_id, was_active, action, "absent from export")
+        if held:
+            self.ops.warnings.append(
+                f"{keyless} row(s) without a key were rejected: {held} absent people are "
+                f"not {verb} this run; fix the rows (syncd validate lists them)"
+            )

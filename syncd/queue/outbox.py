@@ -10,6 +10,9 @@ through named states::
        └── re-armed: by ``syncd queue retry``, or by a new plan that needs the op again
 
 ``done`` and ``dead`` are terminal for the run; ``blocked`` waits on a dead dependency.
+Dependencies are per member for a team's batched ``add_members``: when only some members'
+own ops (create, link, reactivation) are dead, the store splits the op, so the others go in
+and only those members wait, blocked (``AddMembers.split``, ``OutboxStore._free_members``).
 A new plan that contains the key of a ``done`` op re-arms it (the mirror says the effect is
 needed again: a user deactivated, reactivated and deactivated again gets the same key
 twice); a ``dead`` op is re-armed only when its payload changed (the same request would get
@@ -124,11 +127,14 @@ def decide(
     """The transition of a claimed op given the connector's outcome.
 
     ``attempts`` is the count before this outcome. An op that was not attempted (the
-    connector returned it untouched) is not charged an attempt. A retryable failure past
+    connector returned it untouched) is not charged an attempt, nor is one the vendor
+    refused for going too fast: waiting for its window is not the op's failure (the
+    worker bounds the rate waiting of a drain instead). A retryable failure past
     ``max_attempts`` is dead-lettered with the last reason, so a broken op cannot keep a
     run waiting forever.
     """
-    tried = attempts + (1 if outcome.attempted else 0)
+    charged = outcome.attempted and not outcome.rate_limited
+    tried = attempts + (1 if charged else 0)
     if outcome.status is Status.DONE:
         result: dict[str, Any] = {
             "remote_id": outcome.remote_id,
@@ -139,13 +145,16 @@ def decide(
         return Transition(OpState.DONE, tried, result=result)
     if outcome.status is Status.DEAD:
         return Transition(OpState.DEAD, tried, error=outcome.error or "refused by the vendor")
-    if tried >= policy.max_attempts:
+    if tried >= policy.max_attempts and not outcome.rate_limited:
         return Transition(
             OpState.DEAD,
             tried,
             error=f"gave up after {tried} attempts; last error: {outcome.error}",
         )
-    wait = backoff_seconds(max(tried, 1), policy, rng, outcome.retry_after)
+    if outcome.rate_limited and outcome.retry_after is not None:
+        wait = outcome.retry_after  # the vendor's window reopens then: no failure to back off
+    else:
+        wait = backoff_seconds(max(tried, 1), policy, rng, outcome.retry_after)
     return Transition(
         OpState.RETRY,
         tried,

@@ -18,10 +18,13 @@ A connection whose ``base_url`` is ``sandbox:`` (optionally ``sandbox:SEED.json`
 to the configuration file) runs against the vendor's simulator started in this process,
 with its demo credentials and the connection's ``rate`` rule: the quick start needs no
 account and no secret. When the simulator can (Litmos), its account is kept between runs in
-``syncd-sandbox-<connection>.state`` in the working directory, so a second run has nothing
-to do and an edited export syncs only its changes, as against a real LMS. Without that file
-the simulator starts from its seed, and the connection's mirror and outbox are emptied too
-(the mirror is what the LMS holds): that run is a first sync. Delete the file to start over.
+``syncd-sandbox-<connection>.state`` in the working directory (checked JSON, saved after
+every write before the simulator answers it, never by a dry run: see
+:mod:`syncd.sandbox.account_file`), so a second run has nothing to do and an edited export
+syncs only its changes, as against a real LMS. Without that file the simulator starts from
+its seed, and the connection's mirror and outbox are emptied too (the mirror is what the
+LMS holds): that run is a first sync, and its plan warns when the mirror held users. Delete
+the file to start over.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,10 +42,12 @@ import pandas as pd
 from pydantic import SecretStr
 
 from syncd.config import Config, ConnectionConfig
-from syncd.errors import ConfigError, SafeguardTripped, SyncdError
+from syncd.errors import ConfigError, ExitCode, SafeguardTripped, SyncdError
 from syncd.hris import read_roster
+from syncd.hris.ingest import file_warnings
 from syncd.log import get_logger
 from syncd.plan import Listing, Mirror, Plan, build_plan
+from syncd.plan.drift import Drift
 from syncd.queue.outbox import QueueCounts
 from syncd.queue.worker import (
     DrainStats,
@@ -54,8 +59,17 @@ from syncd.queue.worker import (
     utcnow,
     worker_identity,
 )
+from syncd.sandbox.account_file import (
+    Keepable,
+    account_path,
+    keep_writes,
+    missing_warning,
+    restore_account,
+)
 from syncd.state import runs
 from syncd.state.db import open_state, session_factory
+from syncd.state.drift import correct as correct_mirror
+from syncd.state.drift import record as record_drift
 from syncd.state.mirror import clear as clear_mirror
 from syncd.state.mirror import load_mirror
 from syncd.state.models import RunStatus
@@ -70,12 +84,16 @@ if TYPE_CHECKING:
 
 log = get_logger("syncd.queue.reconcile")
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_REFUSED = 3
-EXIT_DEAD = 4
-EXIT_WAITING = 5
-_SEVERITY = (EXIT_ERROR, EXIT_REFUSED, EXIT_DEAD, EXIT_WAITING, EXIT_OK)
+EXIT_OK = ExitCode.OK
+EXIT_ERROR = ExitCode.ERROR
+EXIT_REFUSED = ExitCode.REFUSED
+EXIT_DEAD = ExitCode.DEAD
+EXIT_WAITING = ExitCode.WAITING
+EXIT_SKIPPED = ExitCode.SKIPPED
+_SEVERITY = (EXIT_ERROR, EXIT_REFUSED, EXIT_DEAD, EXIT_WAITING, EXIT_SKIPPED, EXIT_OK)
+
+_LOGGED_SKIPS = 20
+"""Skipped people named in the ``plan.skipped`` log line (all of them: `syncd plan`)."""
 
 SANDBOX_SCHEME = "sandbox:"
 
@@ -129,6 +147,13 @@ class ConnectionResult:
     dead: list[OutboxRow] = field(default_factory=list)
     refusal: str | None = None
     error: str | None = None
+    listing_calls: int = 0
+    """Vendor calls the ``--full`` listing made (before any op)."""
+
+    @property
+    def calls(self) -> int:
+        """Every vendor call this run made: the listing's, then the ops' (earlier and new)."""
+        return self.listing_calls + self.earlier.calls + self.drained.calls
 
     @property
     def waiting(self) -> int:
@@ -144,11 +169,14 @@ class ConnectionResult:
             return EXIT_DEAD
         if self.waiting:
             return EXIT_WAITING
+        if self.plan is not None and self.plan.incomplete:
+            return EXIT_SKIPPED
         return EXIT_OK
 
 
 def exit_code(results: list[ConnectionResult]) -> int:
-    """The most severe ending among the connections (error, refused, dead, waiting, ok)."""
+    """The most severe ending among the connections (error, refused, dead, waiting,
+    skipped, ok)."""
     codes = {r.exit_code for r in results}
     return next((code for code in _SEVERITY if code in codes), EXIT_OK)
 
@@ -226,6 +254,10 @@ class _ConnectionRun:
         self.rosters = rosters
         self.store = OutboxStore(sessions, name)
         self.worker_id = worker_identity()
+        self.rate_waited = 0.0
+        """Seconds this run's drains waited for the vendor's rate window (one budget)."""
+        self.corrected: tuple[Mirror, Drift] | None = None
+        """The mirror corrected to a ``--full`` listing, and the drift found."""
 
     def run(
         self, result: ConnectionResult, *, dry_run: bool, full: bool, allow_mass_change: bool
@@ -233,9 +265,12 @@ class _ConnectionRun:
         with ExitStack() as stack:
             conn = self.conn
             fresh = False
+            lost: str | None = None
             if conn.base_url.startswith(SANDBOX_SCHEME):
-                conn, restored = stack.enter_context(_sandboxed(self.config, self.name, conn))
+                sandboxed = _sandboxed(self.config, self.name, conn, keep=not dry_run)
+                conn, restored = stack.enter_context(sandboxed)
                 fresh = not restored
+                lost = self._lost_account() if fresh else None
             connector = stack.enter_context(_connector(conn))
             self._restore_pacing(connector)
             keeper: LeaseKeeper | None = None
@@ -249,7 +284,11 @@ class _ConnectionRun:
                 if result.earlier.stopped == "stopped":
                     result.counts = self.store.counts()
                     return
-            plan, record, rejected = self._plan(conn, connector, full, allow_mass_change, fresh)
+            plan, record, rejected = self._plan(
+                conn, connector, full, allow_mass_change, fresh, result
+            )
+            if lost is not None:
+                plan = replace(plan, warnings=(lost, *plan.warnings))
             if full and not dry_run:
                 self._save_pacing(connector, clean=False)
             result.plan = plan
@@ -307,6 +346,22 @@ class _ConnectionRun:
         key = limiter.key
         return lambda: (key, limiter.snapshot(clean=False))
 
+    def _lost_account(self) -> str | None:
+        """Say so when a ``sandbox:`` account file is gone while the mirror holds users.
+
+        The run then starts the simulated account over (it cannot be told apart from a
+        deliberate "delete the file to start over"), but never silently: the warning leads
+        the plan, so neither a dry run nor a real one reads as "in sync" over it.
+        """
+        with self.sessions() as db:
+            synced = len(load_mirror(db, self.name, attrs=False).users)
+        if not synced:
+            return None
+        warning = missing_warning(account_path(self.name), synced)
+        log.warning("sandbox.account_missing", connection=self.name, synced_users=synced)
+        self.progress.note(self.name, warning)
+        return warning
+
     def _forget(self) -> None:
         """Empty the mirror, outbox and send history of a connection whose LMS starts empty."""
         with self.sessions.begin() as db:
@@ -351,16 +406,19 @@ class _ConnectionRun:
         if not counts.open:
             return DrainStats()
         self.progress.phase(self.name, phase, counts.open)
+        budget = max(self.conn.max_rate_wait_seconds - self.rate_waited, 0.0)
         worker = Worker(
             self.store,
             connector,
             worker_id=self.worker_id,
-            settings=self.settings,
+            settings=replace(self.settings, max_rate_wait_seconds=budget),
             on_event=lambda event, stats: self.progress.event(self.name, event, stats),
             lease_lost=keeper.lost if keeper else None,
             pacing=self._pacing(connector),
         )
-        return worker.drain(self.stop)
+        stats = worker.drain(self.stop)
+        self.rate_waited += stats.rate_wait_seconds
+        return stats
 
     def _plan(
         self,
@@ -369,6 +427,7 @@ class _ConnectionRun:
         full: bool,
         allow_mass_change: bool,
         fresh: bool,
+        result: ConnectionResult,
     ) -> tuple[Plan, runs.SourceRecord, list[dict[str, Any]]]:
         source_name = conn.source
         source = self.config.sources[source_name]
@@ -376,11 +435,16 @@ class _ConnectionRun:
             self.rosters[source_name] = read_roster(
                 self.config.source_path(source_name), source, today=self.today
             )
+            for warning in file_warnings(self.rosters[source_name]):
+                log.warning("source.warning", source=source_name, message=warning)
+                self.progress.note(self.name, warning)
         roster = self.rosters[source_name]
-        listing = _listing(connector, conn) if full else None
         with self.sessions() as db:
             mirror = Mirror.empty() if fresh else load_mirror(db, self.name)
             previous = runs.previous_rows(db, source_name)
+        listing, drift = None, None
+        if full:
+            listing, mirror, drift = self._listed(connector, conn, mirror, result)
         plan = build_plan(
             roster,
             conn,
@@ -393,8 +457,18 @@ class _ConnectionRun:
             allow_mass_change=allow_mass_change,
             termination_field=source.status.termination_date,
         )
+        if drift is not None:
+            plan = replace(plan, drift=drift)
         for warning in plan.warnings:
             log.warning("plan.warning", connection=self.name, message=warning)
+        if plan.incomplete:
+            shown = plan.skipped.head(_LOGGED_SKIPS)
+            log.warning(
+                "plan.skipped",
+                connection=self.name,
+                skipped=len(plan.skipped),
+                people=dict(zip(shown["external_id"], shown["reason"], strict=True)),
+            )
         info = roster.source
         record = runs.SourceRecord(
             source=source_name,
@@ -409,6 +483,36 @@ class _ConnectionRun:
         rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
         return plan, record, rejected
 
+    def _listed(
+        self, connector: Connector, conn: ConnectionConfig, mirror: Mirror, result: ConnectionResult
+    ) -> tuple[Listing, Mirror, Drift]:
+        """List the LMS and correct the mirror to it (the truth the plan diffs against).
+
+        The listing's calls are counted in ``result`` even when it fails half-way: the
+        vendor counted them. The correction is kept for :meth:`_record_run`.
+        """
+        before = connector.client.calls.total
+        try:
+            listing = _listing(connector, conn, mirror)
+        finally:
+            result.listing_calls = connector.client.calls.total - before
+        corrected, drift = correct_mirror(mirror, listing)
+        self.corrected = (corrected, drift)
+        if not drift.empty:
+            log.info(
+                "reconcile.drift",
+                connection=self.name,
+                accounts_gone=len(drift.accounts_gone),
+                deactivated=len(drift.deactivated),
+                activated=len(drift.activated),
+                fields=len(drift.fields),
+                groups_gone=len(drift.groups_gone),
+                groups_renamed=len(drift.groups_renamed),
+                memberships_gone=len(drift.memberships_gone),
+                assignments_gone=len(drift.assignments_gone),
+            )
+        return listing, corrected, drift
+
     def _record_run(
         self,
         plan: Plan,
@@ -416,9 +520,13 @@ class _ConnectionRun:
         rejected: list[dict[str, Any]],
         result: ConnectionResult,
     ) -> None:
-        """In ONE transaction: the source file, the run and (unless refused) the plan's ops.
+        """In ONE transaction: the source file, the run and (unless refused) the plan's ops,
+        with the mirror's correction to a ``--full`` listing.
 
-        A refused plan is recorded as a refused run with nothing enqueued.
+        A refused plan is recorded as a refused run with nothing enqueued and the mirror as
+        it was (a listing that says most of the LMS is gone, e.g. the wrong account, must not
+        rewrite it). Recorded with the ops, the correction outlives them: a repair whose op
+        dies is planned again by the next plain run.
         """
         refusal = plan.refusal
         now = utcnow()
@@ -436,6 +544,8 @@ class _ConnectionRun:
             )
             if refusal is None:
                 result.enqueued = self.store.enqueue(db, result.run_id, plan.ops, now=now)
+                if self.corrected is not None and not self.corrected[1].empty:
+                    record_drift(db, self.name, *self.corrected, now=now)
         if refusal is not None:
             result.refusal = refusal.message
             result.counts = self.store.counts()
@@ -452,7 +562,9 @@ class _ConnectionRun:
             run_id=result.run_id,
             ops=len(plan.ops),
             calls=plan.calls,
+            repairs=plan.repairs,
             rejected_rows=record.rows_rejected,
+            skipped=len(plan.skipped),
         )
 
     def _finish(self, result: ConnectionResult) -> None:
@@ -469,6 +581,10 @@ class _ConnectionRun:
             message = f"retries waiting; next due {result.drained.next_due.isoformat()}"
         elif result.drained.stopped == "stopped":
             message = "stopped before the outbox was drained"
+        elif result.drained.stopped == "rate_wait":
+            message = describe_rate_waits(result)
+        elif result.plan is not None and result.plan.incomplete:
+            message = f"{len(result.plan.skipped)} people skipped (`syncd plan` shows why)"
         with self.sessions.begin() as db:
             runs.finish_run(
                 db,
@@ -479,7 +595,7 @@ class _ConnectionRun:
                 retried=result.drained.retried,
                 dead=counts["dead"],
                 blocked=counts["blocked"],
-                calls=result.drained.calls + result.earlier.calls,
+                calls=result.calls,
                 message=message,
             )
 
@@ -509,10 +625,23 @@ def _connector(conn: ConnectionConfig) -> Iterator[Connector]:
         connector.close()
 
 
-def _listing(connector: Connector, conn: ConnectionConfig) -> Listing:
-    """The LMS's own listing of users and groups, for adoption and drift."""
+def _listing(connector: Connector, conn: ConnectionConfig, mirror: Mirror) -> Listing:
+    """The LMS's own listing, for adoption and drift.
+
+    Every user and team (adoption, and accounts or teams deleted or changed by hand), then
+    the members of each team the mirror holds memberships in and the holders of each course
+    or learning path it holds assignments of (memberships and courses removed by hand).
+    Per team and item, not per person: U users, G teams, T such teams and C such items cost
+    ceil(U/1000) + ceil(G/1000) + T + C calls (one more per further 1,000 members or
+    holders of one team or item, and one more wherever a count is an exact multiple of
+    1,000: the page after a full one is asked for).
+    """
     users = list(connector.list_users())
     groups = list(connector.list_groups())
+    listed = {g.remote_id for g in groups}
+    teams = [team for team in _held_teams(mirror) if team in listed]
+    members, member_scope = _listed_pairs(connector.list_members, [(t,) for t in teams])
+    holders, assignment_scope = _listed_pairs(connector.list_holders, _held_items(mirror))
     return Listing(
         users=pd.DataFrame(
             {
@@ -531,49 +660,87 @@ def _listing(connector: Connector, conn: ConnectionConfig) -> Listing:
                 "parent_remote_id": pd.Series([g.parent_remote_id for g in groups], dtype="str"),
             }
         ),
+        memberships=pd.DataFrame(
+            [(team, user) for (team,), user in members],
+            columns=["group_remote_id", "user_remote_id"],
+            dtype="str",
+        ),
+        assignments=pd.DataFrame(
+            [(user, kind, item) for (kind, item), user in holders],
+            columns=["user_remote_id", "kind", "item_id"],
+            dtype="str",
+        ),
+        member_scope=frozenset(team for (team,) in member_scope),
+        assignment_scope=frozenset((kind, item) for kind, item in assignment_scope),
     )
 
 
-def sandbox_snapshot_path(name: str) -> Path:
-    """Where a ``sandbox:`` connection's simulated account is kept between runs."""
-    return Path.cwd() / f"syncd-sandbox-{name}.state"
+def _held_teams(mirror: Mirror) -> list[str]:
+    """Remote ids of the teams the mirror holds memberships in, sorted."""
+    held = set(mirror.memberships["group_key"].astype("str"))
+    return sorted(
+        {
+            remote
+            for key, remote in zip(
+                mirror.groups["key"].astype("str"),
+                mirror.groups["remote_id"].astype("str"),
+                strict=True,
+            )
+            if key in held and remote
+        }
+    )
 
 
-@contextmanager
-def _kept(simulator: Any, name: str) -> Iterator[bool]:
-    """Restore the simulator's account if a snapshot exists; save it back when done.
+def _held_items(mirror: Mirror) -> list[tuple[str, ...]]:
+    """(kind, item_id) of the courses and learning paths the mirror holds, sorted."""
+    frame = mirror.assignments
+    items = zip(frame["kind"].astype("str"), frame["item_id"].astype("str"), strict=True)
+    return sorted(set(items))
 
-    Yields whether it restored one. Saved on every exit, failures included: whatever the
-    run did to the simulated LMS happened, like on a real one. Written to a temporary file
-    and renamed, so a kill mid-write leaves the previous snapshot whole.
+
+def _listed_pairs(
+    lister: Callable[..., Iterator[str]], subjects: list[tuple[str, ...]]
+) -> tuple[list[tuple[tuple[str, ...], str]], list[tuple[str, ...]]]:
+    """(subject, remote user id) for each subject ``lister`` lists, and the subjects listed.
+
+    A connector that cannot list them (``NotImplementedError``) lists none: the mirror's
+    memberships or assignments are then left unchecked, never taken for missing.
     """
-    path = sandbox_snapshot_path(name)
-    if not hasattr(simulator, "snapshot"):
-        yield False
-        return
-    restored = False
-    if path.exists():
+    pairs: list[tuple[tuple[str, ...], str]] = []
+    done: list[tuple[str, ...]] = []
+    for subject in subjects:
         try:
-            simulator.restore(path.read_bytes())
-        except Exception as exc:
-            raise ConfigError(
-                f"{path}: cannot read this sandbox snapshot ({exc}); delete it to start over"
-            ) from None
-        restored = True
-    try:
-        yield restored
-    finally:
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(simulator.snapshot())
-        partial.replace(path)
+            pairs.extend((subject, user) for user in lister(*subject))
+        except NotImplementedError:
+            return [], []
+        done.append(subject)
+    return pairs, done
+
+
+def _kept(simulator: Any, name: str, vendor: str, *, keep: bool) -> bool:
+    """Restore the simulator's account from its file if there is one (True); with ``keep``
+    save it there after every write, before the simulator answers it.
+
+    The file is never written here at start: only a write makes it, and the first write
+    comes after a fresh run emptied the mirror, so an account file always holds at least
+    what the mirror says (see :mod:`syncd.sandbox.account_file`). A dry run never writes it.
+    """
+    if not isinstance(simulator, Keepable):
+        return False
+    path = account_path(name)
+    restored = restore_account(simulator, path, vendor)
+    if keep:
+        keep_writes(simulator, path, vendor)
+    return restored
 
 
 @contextmanager
 def _sandboxed(
-    config: Config, name: str, conn: ConnectionConfig
+    config: Config, name: str, conn: ConnectionConfig, *, keep: bool
 ) -> Iterator[tuple[ConnectionConfig, bool]]:
     """Start the simulator for a ``sandbox:`` connection; yield the pointed config and
     whether its account was restored from an earlier run (False: it starts from its seed).
+    ``keep``: save the account after every write (False for a dry run).
     """
     from syncd.sandbox.running import start_sandbox
 
@@ -583,10 +750,10 @@ def _sandboxed(
     except LookupError as exc:
         raise ConfigError(f"connections.{name}.base_url: {exc}") from None
     try:
-        with _kept(running.simulator, name) as restored:
-            if seed and not restored:
-                running.simulator.seed(seed)
-            yield _pointed(running, name, conn), restored
+        restored = _kept(running.simulator, name, conn.vendor, keep=keep)
+        if seed and not restored:
+            running.simulator.seed(seed)
+        yield _pointed(running, name, conn), restored
     finally:
         running.stop()
 
@@ -641,3 +808,20 @@ def describe_wait(result: ConnectionResult) -> str | None:
     due = result.drained.next_due or result.earlier.next_due
     when = f" (next due {due.isoformat(timespec='seconds')})" if due else ""
     return f"{result.waiting} op(s) still waiting to be retried{when}; run reconcile again"
+
+
+def describe_rate_waits(result: ConnectionResult) -> str | None:
+    """A sentence about the vendor's rate refusals and the waiting they cost, or None."""
+    stats = result.earlier.add(result.drained)
+    if not stats.rate_refusals:
+        return None
+    text = (
+        f"the vendor refused {stats.rate_refusals} request(s) as too fast; "
+        f"{stats.rate_wait_seconds:.0f} s spent waiting for its rate window"
+    )
+    if "rate_wait" in (result.earlier.stopped, result.drained.stopped):
+        text += (
+            "; stopped at the connection's max_rate_wait_seconds with the ops left waiting, "
+            "none dead-lettered (is the connection's `rate` more than the vendor allows?)"
+        )
+    return text

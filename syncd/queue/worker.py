@@ -30,9 +30,18 @@ leaves the mirror as one recording would.
 On a rate-limit answer the transport pauses the whole credential and the connector returns
 the rest of the batch untried; this loop never sleeps to pace calls. It sleeps only when
 nothing is ready and the next retry is near (``max_wait_seconds``); further out, it stops
-and reports what is still waiting. With ``pacing`` it saves the credential's send history
-in each outcome's transaction, so that a process started after this one dies paces itself
-against what the vendor still counts (``syncd.queue.limiter``).
+and reports what is still waiting.
+
+A rate refusal (the vendor slower than the configured rule, or another process on the same
+key) is not an op's failure: it costs the op no attempt (``syncd.queue.outbox.decide``), and
+the loop waits out the credential's pause however long it is. What bounds it is the total
+rate waiting of the drain (``max_rate_wait_seconds``, :class:`RateWaits`): a refusal that
+would take it past the bound is not waited for, the drain stops (``stopped ==
+"rate_wait"``) and its ops stay waiting for the next run, never dead.
+
+With ``pacing`` it saves the credential's send history in each outcome's transaction, so
+that a process started after this one dies paces itself against what the vendor still
+counts (``syncd.queue.limiter``).
 """
 
 from __future__ import annotations
@@ -84,6 +93,9 @@ class WorkerSettings:
     """TTL of the connection lease, renewed every third of it while the worker lives."""
     max_wait_seconds: float = 60.0
     """Wait for a retry due within this long; stop and report if the next is further."""
+    max_rate_wait_seconds: float = 600.0
+    """Longest total wait for the vendor's rate window after its refusals in one drain (the
+    connection's ``max_rate_wait_seconds``); past it the drain stops, ops left waiting."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @classmethod
@@ -192,6 +204,10 @@ class DrainStats:
     seconds: float = 0.0
     stopped: str = "complete"
     next_due: datetime | None = None
+    rate_refusals: int = 0
+    """Requests the vendor refused for going too fast (429, Litmos' 503)."""
+    rate_wait_seconds: float = 0.0
+    """Time the credential was paused by those refusals: the drain's waiting for the vendor."""
 
     def add(self, other: DrainStats) -> DrainStats:
         return DrainStats(
@@ -203,7 +219,38 @@ class DrainStats:
             seconds=self.seconds + other.seconds,
             stopped=other.stopped,
             next_due=other.next_due,
+            rate_refusals=self.rate_refusals + other.rate_refusals,
+            rate_wait_seconds=self.rate_wait_seconds + other.rate_wait_seconds,
         )
+
+
+@dataclass(slots=True)
+class RateWaits:
+    """One drain's waiting for the vendor's rate window, kept within ``bound`` seconds.
+
+    A refusal pauses the whole credential until its op is due again; overlapping pauses
+    count once. A refusal whose pause would take the total past ``bound`` is counted but
+    not waited for: ``exhausted`` tells the drain to stop.
+    """
+
+    bound: float
+    until: datetime | None = None
+    exhausted: bool = False
+
+    def refused(self, now: datetime, due: datetime, stats: DrainStats) -> None:
+        """The vendor refused a request at ``now``; its op is due again at ``due``."""
+        stats.rate_refusals += 1
+        start = now if self.until is None else max(now, self.until)
+        extra = max((due - start).total_seconds(), 0.0)
+        if stats.rate_wait_seconds + extra > self.bound:
+            self.exhausted = True
+            return
+        stats.rate_wait_seconds += extra
+        self.until = due if self.until is None else max(due, self.until)
+
+    def covers(self, due: datetime, slack: timedelta) -> bool:
+        """Whether ``due`` falls within an accepted pause (give or take ``slack``)."""
+        return self.until is not None and due <= self.until + slack
 
 
 class LeaseLost(StateError):
@@ -240,6 +287,7 @@ class Worker:
         self.pacing = pacing
         """(limiter key, history snapshot) saved with every recorded op, for a restart."""
         self.log = log.bind(connection=store.connection, worker=self.worker_id)
+        self._rate = RateWaits(self.settings.max_rate_wait_seconds)
 
     def drain(self, stop: threading.Event | None = None) -> DrainStats:
         """Run ready ops until none is left, or only retries further out than the wait."""
@@ -247,6 +295,8 @@ class Worker:
         stats = DrainStats()
         started = time.monotonic()
         lease = timedelta(seconds=self.settings.claim_lease_seconds)
+        slack = timedelta(seconds=self.settings.max_wait_seconds)
+        self._rate = RateWaits(self.settings.max_rate_wait_seconds)
         try:
             while True:
                 if stop.is_set():
@@ -262,13 +312,16 @@ class Worker:
                 )
                 if batch:
                     self._run(batch, stats, lease)
+                    if self._rate.exhausted:
+                        self._stop_rate_wait(stats)
+                        break
                     continue
                 due = self.store.next_due(now=now)
                 if due is None:
                     stats.stopped = "complete"
                     break
                 wait = (due - self.clock()).total_seconds()
-                if wait > self.settings.max_wait_seconds:
+                if wait > self.settings.max_wait_seconds and not self._rate.covers(due, slack):
                     stats.stopped = "waiting"
                     stats.next_due = due
                     break
@@ -277,6 +330,16 @@ class Worker:
         finally:
             stats.seconds = time.monotonic() - started
         return stats
+
+    def _stop_rate_wait(self, stats: DrainStats) -> None:
+        stats.stopped = "rate_wait"
+        stats.next_due = self.store.next_due(now=self.clock())
+        self.log.warning(
+            "drain.rate_wait_exhausted",
+            rate_refusals=stats.rate_refusals,
+            rate_wait_seconds=round(stats.rate_wait_seconds, 1),
+            max_rate_wait_seconds=self.settings.max_rate_wait_seconds,
+        )
 
     def _check_lease(self) -> None:
         if self.lease_lost is not None and self.lease_lost.is_set():
@@ -316,6 +379,8 @@ class Worker:
             policy=self.settings.retry,
             rng=self.rng,
         )
+        if outcome.rate_limited and transition.next_attempt_at is not None:
+            self._rate.refused(now, transition.next_attempt_at, stats)
         try:
             self.store.record(
                 claimed,
@@ -355,6 +420,7 @@ class Worker:
                 if transition.next_attempt_at
                 else None,
                 attempted=outcome.attempted,
+                rate_limited=outcome.rate_limited,
             )
         if self.on_event is not None:
             event = Event(

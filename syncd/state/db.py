@@ -110,6 +110,55 @@ def create_engine_for(url: str | URL) -> Engine:
         raise StateError(f"state database {masked(parsed)}: driver not installed: {exc}") from None
 
 
+_SQLITE_FAILURES: dict[str, str] = {
+    "SQLITE_CORRUPT": (
+        "is damaged ({reason}): restore it from a backup, or move it aside and run "
+        "`syncd reconcile --full` to rebuild it from the LMS"
+    ),
+    "SQLITE_NOTADB": (
+        "is not a SQLite database ({reason}): check state.url, or restore the file from a backup"
+    ),
+    "SQLITE_READONLY": (
+        "cannot be written ({reason}): give the user running syncd write access to the file "
+        "and its folder (SQLite keeps -wal and -shm files beside it), and do not open it "
+        "with mode=ro"
+    ),
+    "SQLITE_CANTOPEN": (
+        "cannot be opened ({reason}): check that it and its folder exist and that the user "
+        "running syncd may read and write both"
+    ),
+    "SQLITE_FULL": "cannot grow ({reason}): free space on its disk",
+    "SQLITE_IOERR": "cannot be read or written ({reason}): check the disk it is on",
+}
+
+
+def sqlite_failure(exc: BaseException, path: str) -> StateError | None:
+    """The one line a SQLite file that cannot be used at all deserves; None for any other
+    error (a locked database is waited for, bad SQL is a bug: their callers decide).
+
+    Damage, a foreign file, no write permission, a full disk: every command that opens
+    the file fails the same way, so the message names the file and what to do about it
+    instead of the statement that happened to run first.
+    """
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    for code, advice in _SQLITE_FAILURES.items():
+        if name == code or name.startswith(code + "_"):
+            reason = (str(exc).strip().splitlines() or [name])[0]
+            return StateError(f"state database {path} {advice.format(reason=reason)}")
+    return None
+
+
+def sqlite_path(url: URL) -> str:
+    """The file a SQLite URL names, as messages show it (``file:`` URIs without options)."""
+    database = url.database or ""
+    if database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+        database = "/" + database.lstrip("/") if database.startswith("//") else database
+    if not database or database == ":memory:":
+        return database or ":memory:"
+    return str(Path(database).expanduser().resolve())
+
+
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -134,6 +183,14 @@ def _sqlite_engine(url: URL) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    path = sqlite_path(url)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        explained = sqlite_failure(context.original_exception, path)
+        if explained is not None:
+            raise explained
 
     return engine
 
@@ -225,16 +282,39 @@ def _reporting(engine: Engine, doing: str) -> Iterator[None]:
         ) from None
 
 
+def _refuse_foreign(connection: Connection) -> None:
+    """Refuse a SQLite file that has tables but no syncd schema revision.
+
+    It belongs to something else (another application's database, a wrong path): planning
+    against it would propose creating everyone, upgrading it would write syncd's tables
+    into it. A PostgreSQL database may well hold other applications' tables beside
+    syncd's, so only SQLite, where a file is a database of its own, is refused.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    tables = sorted(t for t in inspect(connection).get_table_names() if t != "alembic_version")
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StateError(
+            f"state database {sqlite_path(connection.engine.url)} is not a syncd state "
+            f"database (it has tables {shown} and no syncd schema revision): point "
+            "state.url at syncd's own database, or at a new file"
+        )
+
+
 def recorded_revision(engine: Engine) -> str | None:
     """What :func:`current_revision` says, read with plain SQL instead of through alembic.
 
     For read-only commands that only need to know whether the schema is this syncd's.
     """
     with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
+        found = None
+        if inspect(connection).has_table("alembic_version"):
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if found is None:
+            _refuse_foreign(connection)
             return None
-        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        return None if found is None else str(found)
+        return str(found)
 
 
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+)$", re.MULTILINE)
@@ -263,7 +343,10 @@ def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        revision = MigrationContext.configure(connection).get_current_revision()
+        if revision is None:
+            _refuse_foreign(connection)
+        return revision
 
 
 def upgrade(target: str | URL | Engine, revision: str = "head") -> tuple[str | None, str | None]:
@@ -295,6 +378,8 @@ def _migrate(target: str | URL | Engine, run: Any) -> tuple[str | None, str | No
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK}
                 )
             before = MigrationContext.configure(connection).get_current_revision()
+            if before is None:
+                _refuse_foreign(connection)
             run(_alembic_config(connection))
             after = MigrationContext.configure(connection).get_current_revision()
         return before, after

@@ -17,7 +17,8 @@ transaction, never held across a vendor call:
   serialises claims, and one worker per connection holds the connection's lease.
 - :meth:`OutboxStore.record` marks an op done in the same transaction as the mirror change
   it confirms (or retry / dead, blocking the dead op's dependents), and extends the lease of
-  the ops still waiting in the worker's batch.
+  the ops still waiting in the worker's batch. A team's AddMembers that waits on a dead op
+  through some of its members only is split first, so only those members wait.
 
 Times are passed in (``now``) so tests and the worker share one clock.
 """
@@ -33,7 +34,7 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from syncd.errors import StateError
-from syncd.plan.ops import Op, Refs, from_payload
+from syncd.plan.ops import AddMembers, Op, Refs, from_payload
 from syncd.queue.outbox import (
     OPEN_STATES,
     EnqueueAction,
@@ -96,6 +97,20 @@ class EnqueueReport:
     @property
     def planned(self) -> int:
         return self.inserted + self.kept + self.rearmed + self.kept_dead
+
+
+def _fresh(now: datetime) -> dict[str, Any]:
+    """The columns of an op (re)armed as never tried: pending now, no claim, no history."""
+    return {
+        "state": OpState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_by": None,
+        "claimed_until": None,
+        "last_error": None,
+        "result": None,
+        "updated_at": now,
+    }
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -163,18 +178,7 @@ class OutboxStore:
             db.execute(
                 update(OutboxOp)
                 .where(OutboxOp.id == row_id)
-                .values(
-                    run_id=run_id,
-                    payload=op.to_payload(),
-                    state=OpState.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    claimed_by=None,
-                    claimed_until=None,
-                    last_error=None,
-                    result=None,
-                    updated_at=now,
-                )
+                .values(run_id=run_id, payload=op.to_payload(), **_fresh(now))
             )
         for row_id, op in refresh:
             db.execute(
@@ -276,7 +280,10 @@ class OutboxStore:
 
         Blocks pending/retry ops downstream of a dead one and releases blocked ops whose
         blocker is gone (re-armed, dropped or superseded). Returns how many are blocked.
+        A team's AddMembers waiting through some of its members only is split first
+        (:meth:`_free_members`), so that only those members wait.
         """
+        self._free_members(db, self._dead_keys(db), now)
         rows = db.execute(
             select(OutboxOp.id, OutboxOp.idempotency_key, OutboxOp.state).where(
                 OutboxOp.connection == self.connection,
@@ -355,6 +362,127 @@ class OutboxStore:
                 )
             )
         return changed
+
+    # ------------------------------------------------------------------- per member
+
+    def _dead_keys(self, db: Session) -> list[str]:
+        return list(
+            db.scalars(
+                select(OutboxOp.idempotency_key).where(
+                    OutboxOp.connection == self.connection,
+                    OutboxOp.state == OpState.DEAD.value,
+                )
+            )
+        )
+
+    def _downstream(self, db: Session, roots: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Open ops waiting, directly or not, on ``roots``: key -> (row id, kind)."""
+        found: dict[str, tuple[int, str]] = {}
+        frontier = list(dict.fromkeys(roots))
+        seen = set(frontier)
+        while frontier:
+            step: list[str] = []
+            for chunk in _chunks(frontier):
+                for row_id, key, kind in db.execute(
+                    select(OutboxOp.id, OutboxOp.idempotency_key, OutboxOp.kind)
+                    .join(OutboxDep, OutboxDep.op_id == OutboxOp.id)
+                    .where(
+                        OutboxDep.connection == self.connection,
+                        OutboxDep.depends_on.in_(chunk),
+                        OutboxOp.state.in_([OpState.PENDING, OpState.RETRY, OpState.BLOCKED]),
+                    )
+                ).all():
+                    if key not in seen:
+                        seen.add(key)
+                        found[key] = (row_id, kind)
+                        step.append(key)
+            frontier = step
+        return found
+
+    def _free_members(self, db: Session, dead: Sequence[str], now: datetime) -> int:
+        """Split each open AddMembers that waits on ``dead`` ops through some members only.
+
+        Dependencies are per member (:meth:`AddMembers.split`): the members whose own ops
+        are fine go on in the op's row (re-keyed to its new content); the others get a
+        row of their own that depends on their dead op, and is blocked with it until a
+        retry or a fixed row re-arms it. Returns how many ops were split.
+        """
+        if not dead:
+            return 0
+        downstream = self._downstream(db, dead)
+        waiting = set(dead) | set(downstream)
+        split = 0
+        for row_id, kind in downstream.values():
+            if kind != AddMembers.kind:
+                continue
+            payload, run_id = db.execute(
+                select(OutboxOp.payload, OutboxOp.run_id).where(OutboxOp.id == row_id)
+            ).one()
+            op = from_payload(kind, payload)
+            assert isinstance(op, AddMembers)
+            member_of, stuck = self._needs_of(db, op.depends_on)
+            parts = op.split(member_of, waiting | stuck)
+            if parts is None:
+                continue
+            going, held = parts
+            self._put(db, run_id, going, now, row_id=row_id)
+            self._put(db, run_id, held, now)
+            split += 1
+        return split
+
+    def _needs_of(self, db: Session, keys: Sequence[str]) -> tuple[dict[str, str], set[str]]:
+        """Of the ops with these keys: those about one person (key -> that person), and
+        those dead or blocked."""
+        member_of: dict[str, str] = {}
+        stuck: set[str] = set()
+        for chunk in _chunks(list(keys)):
+            for key, payload, state in db.execute(
+                select(OutboxOp.idempotency_key, OutboxOp.payload, OutboxOp.state).where(
+                    OutboxOp.connection == self.connection,
+                    OutboxOp.idempotency_key.in_(chunk),
+                )
+            ).all():
+                data = payload or {}
+                if data.get("external_id") and not data.get("group_key"):
+                    member_of[key] = str(data["external_id"])
+                if state in (OpState.DEAD, OpState.BLOCKED):
+                    stuck.add(key)
+        return member_of, stuck
+
+    def _put(
+        self, db: Session, run_id: int, op: Op, now: datetime, *, row_id: int | None = None
+    ) -> None:
+        """Make ``op`` a pending op of ``run_id``: in row ``row_id`` when given, else new.
+
+        The outbox holds a key once: when another row already holds ``op``'s key, that
+        row is re-armed with it instead (left alone while claimed: it is running the very
+        same members) and ``row_id`` is deleted.
+        """
+        holder = db.execute(
+            select(OutboxOp.id, OutboxOp.state).where(
+                OutboxOp.connection == self.connection, OutboxOp.idempotency_key == op.key
+            )
+        ).one_or_none()
+        target = row_id
+        if holder is not None and holder.id != row_id:
+            if row_id is not None:
+                db.execute(delete(OutboxDep).where(OutboxDep.op_id == row_id))
+                db.execute(delete(OutboxOp).where(OutboxOp.id == row_id))
+            if holder.state == OpState.CLAIMED:
+                return
+            target = holder.id
+        if target is None:
+            row = self._new_row(run_id, op, op.to_payload(), now)
+            new_id = db.scalar(insert(OutboxOp).values(**row).returning(OutboxOp.id))
+            assert new_id is not None
+            self._add_deps(db, [(new_id, op)])
+            return
+        db.execute(
+            update(OutboxOp)
+            .where(OutboxOp.id == target)
+            .values(run_id=run_id, idempotency_key=op.key, payload=op.to_payload(), **_fresh(now))
+        )
+        self._replace_deps(db, [(target, op)])
 
     # ------------------------------------------------------------------- claiming
 
@@ -616,6 +744,7 @@ class OutboxStore:
                     )
                 )
                 if ours and transition.state is OpState.DEAD:
+                    self._free_members(db, [claimed.key], now)
                     self._block_dependents(db, claimed.key, now)
             if extend and lease is not None:
                 for chunk in _chunks(list(extend)):
@@ -647,6 +776,7 @@ class OutboxStore:
                 )
             )
             if ours:
+                self._free_members(db, [claimed.key], now)
                 self._block_dependents(db, claimed.key, now)
 
     # ------------------------------------------------------------------- inspection

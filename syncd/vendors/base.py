@@ -19,8 +19,9 @@ What the worker must do with each Outcome
 whose reference is missing comes back ``dead`` (a dependency ordering bug, not a vendor
 answer). Every vendor answer and transport failure becomes an Outcome; an exception out of
 ``execute`` is a bug (a missing credential is a ``ConfigError`` raised when the connector
-is built, before any op). The one deliberate exception is ``CredentialRefused``: the vendor
-refused the key itself, every op would get the same answer, so the drain stops. If an
+is built, before any op). The deliberate exceptions are ``CredentialRefused`` (the vendor
+refused the key itself) and ``TlsFailure`` (the server's certificate or TLS handshake was
+refused): every op would get the same answer, so the drain stops. If an
 exception escapes, the op it was on and the rest of the batch have no Outcome: the worker
 must treat them as not attempted (release them for a retry).
 
@@ -50,6 +51,9 @@ must treat them as not attempted (release them for a retry).
     backoff(attempts))`` (exponential with jitter). ``retry_after`` is the vendor's hint in
     seconds when it gave one (or the limiter's pause). The worker must not sleep or pace by
     itself: the transport already paused the whole credential on a rate-limit answer.
+    ``rate_limited`` says the vendor refused the request for going too fast (429, Litmos'
+    503): waiting for its window is not a failure, so the op is not charged an attempt
+    and is never dead-lettered for it; the worker bounds the total rate waiting instead.
 
 ``dead``
     The vendor refused for a reason retrying will not fix (a 4xx with its reason, an
@@ -106,6 +110,7 @@ class Outcome:
     retry_after: float | None = None
     calls: int = 0
     attempted: bool = True
+    rate_limited: bool = False
 
     @classmethod
     def done(
@@ -135,6 +140,7 @@ class Outcome:
         calls: int,
         retry_after: float | None = None,
         attempted: bool = True,
+        rate_limited: bool = False,
     ) -> Outcome:
         return cls(
             key=op.key,
@@ -143,6 +149,7 @@ class Outcome:
             retry_after=retry_after,
             calls=calls,
             attempted=attempted,
+            rate_limited=rate_limited,
         )
 
     @classmethod
@@ -243,6 +250,20 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def list_groups(self) -> Iterator[RemoteGroup]:
         """Every team/group in the LMS with its parent, for a full reconcile."""
+
+    def list_members(self, group_remote_id: str) -> Iterator[str]:
+        """Remote ids of the group's members as the vendor lists them, for a full reconcile.
+
+        A connector that cannot list them raises ``NotImplementedError``: the full
+        reconcile then leaves the mirror's memberships unchecked.
+        """
+        raise NotImplementedError(f"{self.vendor}: group members cannot be listed")
+
+    def list_holders(self, kind: str, item_id: str) -> Iterator[str]:
+        """Remote ids of the users a course (``kind`` "course") or learning path
+        ("learning_path") is assigned to, for a full reconcile; ``NotImplementedError``
+        as for :meth:`list_members`."""
+        raise NotImplementedError(f"{self.vendor}: {kind} assignments cannot be listed")
 
     def results(self, window: Window) -> Iterator[ResultRecord]:
         """Result records changed within ``window``; not every connector has it yet."""

@@ -38,6 +38,7 @@ ONLY_IN = [
     ("sqlalchemy", ("syncd/state/",)),
     ("alembic", ("syncd/state/",)),
     ("httpx", ("syncd/http.py", "syncd/sandbox/")),
+    ("httpcore", ("syncd/http.py",)),
     ("typer", ("syncd/cli/",)),
     ("rich", ("syncd/cli/",)),
 ]

@@ -58,7 +58,7 @@ def test_configured_secret_is_masked_anywhere_in_free_text(tmp_path, monkeypatch
     path = tmp_path / "c.toml"
     path.write_text(
         '[sources.hris]\npath = "x.csv"\ncolumns = { employee_id = "ID" }\n'
-        '[connections.l]\nvendor = "litmos"\nbase_url = "http://h"\n'
+        '[connections.l]\nvendor = "litmos"\nbase_url = "https://h"\n'
         'credentials = { api_key = "${SYNCD_TEST_KEY}" }\n'
     )
     config.load(path)

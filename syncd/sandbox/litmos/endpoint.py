@@ -81,9 +81,17 @@ def authenticate(request: Request, keys: Mapping[str, str]) -> None:
 
 
 def wrap(
-    handler: Handler, store: Store, keys: Mapping[str, str]
+    handler: Handler,
+    store: Store,
+    keys: Mapping[str, str],
+    written: Callable[[], None] = lambda: None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Turn a handler into a Starlette endpoint: authenticate, run, map errors."""
+    """Turn a handler into a Starlette endpoint: authenticate, run, map errors.
+
+    ``written`` runs after every request that may change the account (any method but
+    GET), whatever its outcome, and before the answer leaves: what a client was told is
+    done is in the account ``written`` sees.
+    """
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -93,6 +101,9 @@ def wrap(
             return error_response(request, exc.status, exc.detail)
         except ServerFault:
             return server_error_page(500)
+        finally:
+            if request.method != "GET":
+                written()
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__

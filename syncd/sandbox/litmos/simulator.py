@@ -22,8 +22,7 @@ Admin endpoints besides the common ones: ``POST /_sandbox/seed`` (format in
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.sandbox.core import RateRule
-from syncd.sandbox.litmos import activity, courses, org, seed, teams, tokens, users
+from syncd.sandbox.litmos import account, activity, courses, org, seed, teams, tokens, users
 from syncd.sandbox.litmos.endpoint import Handler, api_key, wrap
 from syncd.sandbox.litmos.store import Store
 from syncd.sandbox.litmos.wire import error_response, server_error_page
@@ -105,9 +104,6 @@ ROUTES: tuple[tuple[str, list[str], Handler], ...] = (
 )
 
 
-SNAPSHOT_VERSION = 1
-
-
 class LitmosSimulator:
     """Litmos ``/v1.svc``: 100 requests per rolling 60 s per API key, then 503."""
 
@@ -121,8 +117,14 @@ class LitmosSimulator:
     def __init__(self, *, seed: int = 0) -> None:
         self.store = Store(seed=seed)
         self.keys: dict[str, str] = {DEMO_API_KEY: "Account_Owner"}
+        self.on_write: Callable[[], None] | None = None
+        """Called after every write request, before its answer (keeps ``sandbox:`` files)."""
         self.routes = [
-            Route(f"{BASE}{path}", wrap(handler, self.store, self.keys), methods=methods)
+            Route(
+                f"{BASE}{path}",
+                wrap(handler, self.store, self.keys, self._written),
+                methods=methods,
+            )
             for path, methods, handler in ROUTES
         ]
         self.admin_routes = [
@@ -144,21 +146,20 @@ class LitmosSimulator:
         return seed.load(self.store, self.keys, data)
 
     def snapshot(self) -> bytes:
-        """The whole account as bytes, so a ``sandbox:`` connection keeps it between runs.
-
-        Pickle, because the store is plain dataclasses and the file is written and read only
-        by the same user's own syncd (never a file from elsewhere).
-        """
-        return pickle.dumps((SNAPSHOT_VERSION, self.store.__dict__, self.keys))
+        """The whole account as JSON (a ``sandbox:`` connection's account file)."""
+        return account.dump(self.store, self.keys)
 
     def restore(self, data: bytes) -> None:
-        """Load a :meth:`snapshot` in place (the routes hold this store object)."""
-        version, store, keys = pickle.loads(data)
-        if version != SNAPSHOT_VERSION:
-            raise ValueError(f"sandbox snapshot version {version}, expected {SNAPSHOT_VERSION}")
-        self.store.__dict__.update(store)
-        self.keys.clear()
-        self.keys.update(keys)
+        """Load :meth:`snapshot` JSON in place (the routes hold this store object).
+
+        Every field is checked first (ValueError names the first bad one), so a bad file
+        leaves the account as it was; it is data only, nothing in it is ever run.
+        """
+        account.load(self.store, self.keys, data)
+
+    def _written(self) -> None:
+        if self.on_write is not None:
+            self.on_write()
 
     def reset(self) -> None:
         self.store.reset()
@@ -170,9 +171,12 @@ class LitmosSimulator:
             data = await request.json()
             if not isinstance(data, dict):
                 raise ValueError("activity: body must be a JSON object")
-            return JSONResponse(activity.apply(self.store, data))
+            applied = activity.apply(self.store, data)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
+        finally:
+            self._written()
+        return JSONResponse(applied)
 
     async def _summary(self, request: Request) -> Response:
         store = self.store

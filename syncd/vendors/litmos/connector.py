@@ -15,9 +15,13 @@ Every behaviour follows ``vendor-docs/litmos-*`` (facts tagged WIRE there win):
   ignored by Litmos, so a repeat is harmless); removal one ``DELETE`` per member;
 - courses and learning paths: one ``POST`` per user with the whole list,
   ``sendmessage=false`` unless ``options.send_message`` is true;
-- listing for a full reconcile: ``/users`` and ``/teams`` paged by ``start``/``limit``;
+- listing for a full reconcile: ``/users/details`` and ``/teams``, then the members of each
+  team the mirror holds memberships in (``/teams/{id}/users``) and the holders of each
+  course or learning path it holds assignments of (``/courses/{id}/users``,
+  ``/learningpaths/{id}/users``), all paged by ``start``/``limit``;
 - a refused key (401, or a 403 about the key or its access level) is not an op's fault:
-  it stops the drain (``CredentialRefused``) instead of dead-lettering every op.
+  it stops the drain (``CredentialRefused``) instead of dead-lettering every op; so does a
+  TLS handshake refused for good (``TlsFailure``: an untrusted certificate, say).
 
 Connection options (``[connections.NAME.options]``, none secret): ``source`` (default
 ``syncd``), ``send_message`` (default false), ``skip_first_login`` (default false: Litmos
@@ -42,6 +46,7 @@ from syncd.errors import (
     Permanent,
     RateLimited,
     Retryable,
+    TlsFailure,
     VendorError,
 )
 from syncd.http import HttpClient, Response, build_client
@@ -154,7 +159,7 @@ class LitmosConnector(Connector):
             except RateLimited as exc:
                 halted = exc
                 outcome = self._failed(op, exc, before)
-            except CredentialRefused:
+            except (CredentialRefused, TlsFailure):
                 raise
             except VendorError as exc:
                 if _refuses_the_key(exc):
@@ -166,7 +171,13 @@ class LitmosConnector(Connector):
     def _failed(self, op: Op, exc: VendorError, before: int) -> Outcome:
         calls = self.client.calls.total - before
         if isinstance(exc, Retryable):
-            return Outcome.retry(op, exc.message, calls=calls, retry_after=exc.retry_after)
+            return Outcome.retry(
+                op,
+                exc.message,
+                calls=calls,
+                retry_after=exc.retry_after,
+                rate_limited=isinstance(exc, RateLimited),
+            )
         return Outcome.dead(op, exc.message, calls=calls)
 
     def _calls(self, before: int) -> int:
@@ -551,9 +562,21 @@ class LitmosConnector(Connector):
             start = end
 
     def list_members(self, group_remote_id: str) -> Iterator[str]:
-        """Remote ids of a team's (active) members."""
+        """Remote ids of a team's members: ``GET /teams/{id}/users`` lists active ones only."""
         path = f"/teams/{quote(group_remote_id, safe='')}/users"
         for item in self._pages(path, {}, what="team members"):
+            yield wire.as_text(item.get("Id"))
+
+    def list_holders(self, kind: str, item_id: str) -> Iterator[str]:
+        """Remote ids of the users a course or learning path is assigned to, one listing per
+        item (``GET /courses/{id}/users``, ``GET /learningpaths/{id}/users``): for N people
+        holding C managed items that is C calls (one more per 1,000 holders of an item),
+        where asking per person would be N (or N/25 with ``POST /users/courses``)."""
+        what = {"course": "courses", "learning_path": "learningpaths"}.get(kind)
+        if what is None:
+            raise NotImplementedError(f"litmos: no listing of `{kind}` assignments")
+        path = f"/{what}/{quote(item_id, safe='')}/users"
+        for item in self._pages(path, {}, what=f"{kind} holders"):
             yield wire.as_text(item.get("Id"))
 
 

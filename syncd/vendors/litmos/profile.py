@@ -35,7 +35,28 @@ PROFILE = VendorProfile(
         "unassign_learning_path": 1,
     },
     nested_groups=True,
+    required_fields=("UserName", "FirstName", "LastName"),
+    max_lengths={
+        "UserName": 255,
+        "FirstName": 50,
+        "LastName": 50,
+        "Email": 255,
+        "Skype": 100,
+        "PhoneWork": 50,
+        "PhoneMobile": 50,
+        "Street1": 100,
+        "Street2": 100,
+        "CompanyName": 100,
+    },
 )
 """What the plan knows about Litmos. Default fields map the canonical Roster fields
 ``username``, ``first_name``, ``last_name``, ``email`` and ``job_title`` to Litmos user
-fields, in wire order; a connection's ``fields`` replace them."""
+fields, in wire order; a connection's ``fields`` replace them.
+
+Required fields: a create (or the GET-modify-PUT of an update) with an empty ``UserName``,
+``FirstName`` or ``LastName`` is answered 400 "Please check the xml/json in the body"
+(every documented client validates these three; the SAP spec lists ``LastName`` and
+``UserName``). Lengths are the documented maxima of the user object (vendor-docs
+litmos-notes 1.3; ``CompanyName`` from the bulk import), refused with a 400 when exceeded.
+``Email`` is not required: the account's own e-mail may be empty when the username is not
+an address (``IsCustomUsername``)."""

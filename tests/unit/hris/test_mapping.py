@@ -85,8 +85,8 @@ def test_normalise_leaves_clean_values_and_non_ascii_letters_alone():
         ("Núñez, José Luis A", "José", "Luis A", "Núñez"),
         ("Ann Lee", "Ann", "", "Lee"),
         ("Ann Marie Lee", "Ann", "Marie", "Lee"),
-        ("Cher", "", "", "Cher"),
-        ("Lee,", "", "", "Lee"),
+        ("Cher", "Cher", "", "Cher"),  # one word: both names (name_split.single_word)
+        ("Lee,", "Lee", "", "Lee"),
         ("", "", "", ""),
     ],
 )
@@ -194,9 +194,7 @@ def test_username_derived_from_the_employee_id_when_the_email_is_blank(tmp_path)
 
 def test_templates_chain_and_only_fill_empty_values(tmp_path):
     header = "Employee ID,Name,Email"
-    text = lines(
-        '1001,"Lee, Ann",ann.lee@corp.test', '1002,"Ray, Bob",', '1003,"Moe",', header=header
-    )
+    text = lines('1001,"Lee, Ann",ann.lee@corp.test', '1002,"Ray, Bob",', "1003,,", header=header)
     roster = read(
         write(tmp_path, text),
         columns=NAME_COLUMNS,

@@ -36,6 +36,12 @@ def name_of(roster) -> tuple[str, str]:
     return got["first_name"], got["last_name"]
 
 
+def rejected_as(roster) -> tuple[str, str, str]:
+    """(column, reason, value as decoded) of the one rejection."""
+    [row] = roster.rejected[["column", "reason", "value"]].itertuples(index=False, name=None)
+    return row
+
+
 def test_utf8_with_non_ascii_letters(tmp_path):
     roster = read(named(tmp_path, "Zoë", "Núñez"))
     assert roster.source.encoding == "utf-8"
@@ -64,7 +70,8 @@ def test_cp1252_only_characters_are_decoded_as_cp1252(tmp_path):
 def test_bytes_undefined_in_cp1252_fall_back_to_latin1(tmp_path):
     roster = read(named(tmp_path, "Ann", "Lee\x81", "latin-1"))
     assert roster.source.encoding == "latin-1"
-    assert name_of(roster) == ("Ann", "Lee\x81")
+    # U+0081 is a C1 control, not a letter: decoded as latin-1, then rejected for it.
+    assert rejected_as(roster) == ("Last Name", "control_character", "Lee\x81")
 
 
 def test_encoding_set_in_config_wins_over_detection(tmp_path):
@@ -80,7 +87,8 @@ def test_encoding_set_in_config_wins_over_detection(tmp_path):
 def test_latin1_set_in_config(tmp_path):
     path = named(tmp_path, "Ann", "Lee\x80", "latin-1")
     assert name_of(read(path)) == ("Ann", "Lee€"), "auto reads 0x80 as cp1252"
-    assert name_of(read(path, encoding="latin-1")) == ("Ann", "Lee\x80")
+    latin1 = read(path, encoding="latin-1")
+    assert rejected_as(latin1) == ("Last Name", "control_character", "Lee\x80")
 
 
 def test_utf16_with_bom(tmp_path):

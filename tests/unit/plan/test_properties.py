@@ -9,6 +9,7 @@ again after applying finds nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -19,6 +20,10 @@ from plan_testkit import LITMOS_LIKE, connection, person, roster
 from syncd.plan import Mirror, apply, build_plan
 
 TODAY = date(2024, 6, 1)
+PROFILE = replace(LITMOS_LIKE, required_fields=())
+"""Empty last names are part of the random exports (empty values must hash, compare and
+apply like any other); the vendor's refusal of an empty required field is tested in
+test_skips.py."""
 IDS = [f"E{i}" for i in range(7)]
 RULES = [
     {"name": "all", "assign": {"courses": ["C0"]}},
@@ -185,14 +190,14 @@ def test_plans_lead_to_the_desired_state(
         rows = rows_of(export)
         rejected = rejected_of(export)
         data = roster(rows, rejected_keys=rejected)
-        plan = build_plan(data, config, LITMOS_LIKE, mirror, today=TODAY)
-        twice = build_plan(data, config, LITMOS_LIKE, mirror, today=TODAY)
+        plan = build_plan(data, config, PROFILE, mirror, today=TODAY)
+        twice = build_plan(data, config, PROFILE, mirror, today=TODAY)
         shuffled = build_plan(
-            roster(rows[::-1], rejected_keys=rejected), config, LITMOS_LIKE, mirror, today=TODAY
+            roster(rows[::-1], rejected_keys=rejected), config, PROFILE, mirror, today=TODAY
         )
         # A mirror without what the first plan kept in ``mirror.memo`` plans the same.
         unprepared = Mirror(mirror.users, mirror.groups, mirror.memberships, mirror.assignments)
-        fresh = build_plan(data, config, LITMOS_LIKE, unprepared, today=TODAY)
+        fresh = build_plan(data, config, PROFILE, unprepared, today=TODAY)
         for other in (twice, shuffled, fresh):
             assert plan.ops == other.ops
             assert [op.key for op in plan.ops] == [op.key for op in other.ops]
@@ -205,5 +210,5 @@ def test_plans_lead_to_the_desired_state(
             done.add(op.key)
         after = apply(plan, mirror)
         check(mirror, after, rows, policy, rejected)
-        assert build_plan(data, config, LITMOS_LIKE, after, today=TODAY).ops == ()
+        assert build_plan(data, config, PROFILE, after, today=TODAY).ops == ()
         mirror = after

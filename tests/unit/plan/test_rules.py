@@ -60,6 +60,13 @@ def test_member_of_includes_child_groups() -> None:
     assert matched({"member_of": "org:Field/North"}) == ["E6"]
 
 
+def test_member_of_ignores_case_as_group_identity_does() -> None:
+    # A department renamed only in case ("Ops" -> "OPS") is the same group: a rule written
+    # with the old spelling keeps holding for it and its children.
+    assert matched({"member_of": "ORG:ops"}) == ["E1", "E2", "E3", "E4"]
+    assert matched({"member_of": "org:ops/SUPPORT"}) == ["E3", "E4"]
+
+
 def test_conditions_combine_with_and() -> None:
     both = matched({"member_of": "org:Ops"}, {"field": "title", "regex": "or$"})
     assert both == ["E3"]

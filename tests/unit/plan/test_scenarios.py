@@ -410,6 +410,7 @@ def test_leavers_are_never_created() -> None:
 def test_connection_fields_templates_and_literals() -> None:
     fields = {
         "FirstName": "{first_name}",
+        "LastName": "Staff",
         "FullName": "{first_name} {last_name}",
         "AccessLevel": "Learner",
         "UserName": "username",
@@ -419,6 +420,7 @@ def test_connection_fields_templates_and_literals() -> None:
     assert create.attrs == (
         ("UserName", "e1@corp.example"),
         ("FirstName", "FirstE1"),
+        ("LastName", "Staff"),
         ("FullName", "FirstE1"),
         ("AccessLevel", "Learner"),
     )
