@@ -77,8 +77,10 @@ columns = ["division", "department"]
 
 [connections.{connection}]
 vendor = "litmos"
-base_url = "sandbox:"
-credentials = {{}}
+# Never called (`syncd plan` makes no calls); a `sandbox:` URL would plan against an
+# empty mirror, as its account file does not exist.
+base_url = "https://api.litmos.com/v1.svc"
+credentials = {{ api_key = "not-used-by-plan", source = "syncd-bench" }}
 match_key = "username"
 groups = ["org"]
 fields = {{ UserName = "{{username}}", FirstName = "{{first_name}}", \
@@ -385,8 +387,8 @@ from datetime import date
 from syncd.config import load
 from syncd.hris import read_roster
 from syncd.plan import build_plan, desire
-from syncd.plan.diff import prepare
-from syncd.plan.users import attrs_needed
+from syncd.plan.diff import index_mirror
+from syncd.plan.users import attrs_needed, pair
 from syncd.state.db import create_engine_for, session_factory
 from syncd.state.mirror import load_mirror, with_user_attrs
 from syncd.state.runs import previous_rows
@@ -400,14 +402,16 @@ t2 = time.perf_counter()
 engine = create_engine_for(config.state.url)
 with session_factory(engine)() as db:
     mirror = load_mirror(db, name, attrs=False); previous = previous_rows(db, conn.source)
-    prepare(mirror)
+    index = index_mirror(mirror)
     t3 = time.perf_counter()
     desired = desire(roster, conn, profile(conn.vendor), today=today, name=name)
     t4 = time.perf_counter()
-    mirror = with_user_attrs(db, name, mirror, attrs_needed(desired, mirror.users, None))
+    pairing = pair(desired, mirror.users)
+    rows = attrs_needed(desired, mirror.users, None, pairing)
+    mirror = with_user_attrs(db, name, mirror, rows)
     t5 = time.perf_counter()
 plan = build_plan(None, conn, profile(conn.vendor), mirror, today=today, name=name,
-                  previous_rows=previous, desired=desired)
+                  previous_rows=previous, desired=desired, index=index, pairing=pairing)
 t6 = time.perf_counter()
 summary = plan.summary(limit=5)
 t7 = time.perf_counter()

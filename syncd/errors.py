@@ -20,6 +20,7 @@ only identifiers, paths and reasons, and ``str()`` of any of them is safe to pri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -28,7 +29,7 @@ class ExitCode(IntEnum):
     """How `syncd plan` and `syncd reconcile` end (the README's exit-code table), defined
     once here so the two commands cannot drift apart. With several connections the most
     serious ending wins: ERROR, REFUSED, DEAD, WAITING, PENDING (plan only), SKIPPED, OK.
-    ``validate`` keeps its own codes (2 there is "the file cannot be used")."""
+    ``validate`` reads two of the numbers its own way (ROWS_REJECTED, FILE_UNUSABLE)."""
 
     OK = 0
     ERROR = 1
@@ -43,6 +44,27 @@ class ExitCode(IntEnum):
     SKIPPED = 6
     """People the export wants in the LMS are not, or absent people were not deactivated
     (``Plan.skipped``, with reasons), and nothing above applies: a cron job must notice."""
+
+    ROWS_REJECTED = 1
+    """validate: some rows were rejected (the same number as ERROR)."""
+    FILE_UNUSABLE = 2
+    """validate: the file cannot be used at all (the same number as PENDING)."""
+
+    @classmethod
+    def most_serious(cls, codes: Iterable[int]) -> ExitCode:
+        """With several connections, the ending the command reports (see the class)."""
+        seen = set(codes)
+        return next((code for code in _SEVERITY if code in seen), cls.OK)
+
+
+_SEVERITY = (
+    ExitCode.ERROR,
+    ExitCode.REFUSED,
+    ExitCode.DEAD,
+    ExitCode.WAITING,
+    ExitCode.PENDING,
+    ExitCode.SKIPPED,
+)
 
 
 class SyncdError(Exception):

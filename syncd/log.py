@@ -18,7 +18,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, cast
 
 import structlog
 
@@ -111,7 +111,18 @@ def redact_output(text: str) -> str:
     return REDACTOR.text(text, prose=True)
 
 
-def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+class LogStream(Protocol):
+    """Where log lines go: a standard stream, or a live display's console that writes
+    them above its bars (``syncd.cli.reconcile``)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: LogStream | None = None) -> None:
     """Set up structlog (and route stdlib logging through the same masking)."""
     stream = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
@@ -131,7 +142,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        # structlog annotates its file as TextIO but only writes to and flushes it.
+        logger_factory=structlog.PrintLoggerFactory(cast(TextIO, stream)),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)

@@ -74,12 +74,16 @@ def _chosen(
 
 
 @contextmanager
-def _stores(config: Path, connection: str | None) -> Iterator[list[OutboxStore]]:
+def _stores(
+    config: Path, connection: str | None, *, read_only: bool = False
+) -> Iterator[list[OutboxStore]]:
+    """Each chosen connection's outbox; ``read_only`` for listing, so that a worker
+    draining meanwhile is never held off by it."""
     cfg = config_mod.load(config)
     names = list(cfg.connection(connection))
     engine = open_state(cfg.state.url, auto_upgrade=cfg.state.auto_upgrade)
     try:
-        sessions = session_factory(engine)
+        sessions = session_factory(engine, read_only=read_only)
         from syncd.state.outbox import OutboxStore
 
         yield [OutboxStore(sessions, name) for name in names]
@@ -101,7 +105,7 @@ def list_ops(
     states = states or [s.value for s in OutboxState if s is not OutboxState.DONE]
     console = cli_console()
     listing = []
-    with _stores(config, connection) as stores:
+    with _stores(config, connection, read_only=True) as stores:
         for store in stores:
             rows = store.rows(states=states, ids=ids, keys=keys, limit=limit)
             counts = store.counts()

@@ -36,6 +36,7 @@ from rich.text import Text
 from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import plain
+from syncd.errors import ExitCode
 from syncd.log import configure, redact
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ _RESULT = {
     5: "[yellow]retries waiting[/]",
     6: "[yellow]people skipped[/]",
 }
+_DRY_RESULT = {0: "[cyan]dry run: in sync[/]", 2: "[cyan]dry run: changes pending[/]"}
 
 _SHOWN_SKIPS = 10
 
@@ -226,7 +228,7 @@ def _repairs_line(result: ConnectionResult) -> str | None:
     text = repairs_text(plan.repairs)
     if result.dry_run:
         return f"would repair: {text}"
-    if result.exit_code in (0, 6):  # 6: people skipped, every op done
+    if result.exit_code in (ExitCode.OK, ExitCode.SKIPPED):  # every op done
         return f"repaired: {text}"
     return f"repairs planned, not all done yet: {text}"
 
@@ -256,7 +258,7 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
             str(r.waiting),
             str(r.calls),
             f"{stats.seconds:.1f}",
-            "[cyan]dry run[/]" if r.dry_run and r.exit_code == 0 else _RESULT[r.exit_code],
+            (_DRY_RESULT if r.dry_run else _RESULT).get(r.exit_code) or _RESULT[r.exit_code],
         )
     out.print(table)
     for r in results:

@@ -28,14 +28,13 @@ from rich.table import Table
 from syncd import spreadsheet
 from syncd.cli.console import console
 from syncd.config import Config, load
-from syncd.errors import ConfigError, SourceFileError, SyncdError
+from syncd.errors import ConfigError, ExitCode, SourceFileError, SyncdError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from syncd.hris import Roster
 
-EXIT_CLEAN, EXIT_REJECTED, EXIT_FILE = 0, 1, 2
 REPORT_COLUMNS = ["file", "line", "key", "column", "reason", "value", "message"]
 
 
@@ -156,7 +155,7 @@ def validate_command(
     try:
         roster = read_roster(path, cfg.sources[name], today=date.today())
     except SourceFileError as exc:
-        exc.exit_code = EXIT_FILE
+        exc.exit_code = ExitCode.FILE_UNUSABLE
         raise
     out = console()
     out.print(_heading(roster, name), highlight=False)
@@ -178,7 +177,7 @@ def validate_command(
         except OSError as exc:
             raise SyncdError(f"{report}: cannot write the report: {exc.strerror}") from None
         out.print(f"rejection report: {escape(str(report))} ({len(rejected):,} problem(s))")
-    raise typer.Exit(EXIT_REJECTED if roster.rows_rejected else EXIT_CLEAN)
+    raise typer.Exit(ExitCode.ROWS_REJECTED if roster.rows_rejected else ExitCode.OK)
 
 
 def register(app: typer.Typer) -> None:

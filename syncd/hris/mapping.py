@@ -237,7 +237,7 @@ def split_names(full: pa.Array, style: str) -> tuple[pa.Array, pa.Array, pa.Arra
             np.where(has, ends, middle[1]),
         )
         last = (np.where(has, starts, last[0]), np.where(has, at - before_space, last[1]))
-    return tuple(strings.cut(data, a, b) for a, b in (first, middle, last))  # type: ignore[return-value]
+    return strings.cut(data, *first), strings.cut(data, *middle), strings.cut(data, *last)
 
 
 def fill_template(

@@ -1,6 +1,6 @@
 """PURE stage: from a Roster, the configuration and the mirror to an ordered, safe Plan.
 
-``build_plan`` is the entry point; ``apply`` gives the reference meaning of each op on the
+``build_plan`` is the entry point; ``effects`` gives the reference meaning of each op on the
 mirror; ``hash_attrs`` is how ``attrs_hash`` of a mirror row is computed. This package
 imports nothing from ``state``, ``queue``, ``vendors`` or ``http``.
 """

@@ -1,14 +1,13 @@
-"""What the mirror looks like once a plan's ops are confirmed: the reference semantics.
+"""The mirror a plan leads to once every op is confirmed: the plan side of op effects.
 
-The worker applies each confirmed op to the state database with these same meanings; the
-property tests use :func:`apply` to check that a plan leads from the mirror to the desired
-state and that planning again then finds nothing to do.
+Each op's effect is defined once, in :mod:`syncd.plan.effects`; this module applies those
+changes to plain dicts and sets and rebuilds the Mirror frames, and the outbox turns the
+very same changes into SQL when the worker records a done op. The property tests use
+:func:`apply` to check that a plan leads from the mirror to the desired state, that
+planning again then finds nothing to do, and that the worker's mirror is the same.
 
-- users: create/link insert a row (create has no remote id until the vendor answers: ``""``
-  here, or the id from ``remote_ids`` keyed by op key); update sets the changed fields and
-  the new match value; (de/re)activate flip ``active``; delete removes the row with its
-  memberships and assignments. ``attrs_hash`` is recomputed for every row touched.
-- groups: create/link insert, update renames or moves; members and assignments are sets.
+A create has no remote id until the vendor answers: ``remote_ids`` (keyed by op key) gives
+the one it reported; without it a new row has ``""`` and a known row keeps its own.
 """
 
 from __future__ import annotations
@@ -19,26 +18,22 @@ from typing import Any
 
 import pandas as pd
 
+from syncd.plan.effects import (
+    AddAssignments,
+    AddMemberships,
+    Change,
+    ForgetUser,
+    MergeUser,
+    PutGroup,
+    PutUser,
+    RemoveAssignment,
+    RemoveMembership,
+    SetActive,
+    effects,
+)
 from syncd.plan.hashing import hash_attrs
 from syncd.plan.model import MIRROR_COLUMNS, MIRROR_LABELS, Mirror, Plan, label_column
-from syncd.plan.ops import (
-    AddMembers,
-    AssignCourses,
-    AssignLearningPaths,
-    CreateGroup,
-    CreateUser,
-    DeactivateUser,
-    DeleteUser,
-    LinkGroup,
-    LinkUser,
-    Op,
-    ReactivateUser,
-    RemoveMember,
-    UnassignCourse,
-    UnassignLearningPath,
-    UpdateGroup,
-    UpdateUser,
-)
+from syncd.plan.ops import Op
 
 
 def _attrs(value: Any) -> dict[str, str]:
@@ -85,69 +80,46 @@ class _State:
         )
         self.touched: set[str] = set()
 
-    def user(self, ext: str, remote_id: str, match_value: str, active: bool, attrs: Any) -> None:
-        self.users[ext] = {
-            "remote_id": remote_id,
-            "match_value": match_value,
-            "active": active,
-            "attrs": dict(attrs),
-        }
-        self.touched.add(ext)
-
-    def apply(self, op: Op, remote_ids: Mapping[str, str]) -> None:
-        match op:
-            case CreateUser():
-                remote = remote_ids.get(op.key, "")
-                self.user(op.external_id, remote, op.match_value, op.active, op.attrs)
-            case LinkUser():
-                self.user(op.external_id, op.remote_id, op.match_value, op.active, op.attrs)
-            case UpdateUser():
-                row = self.users[op.external_id]
-                for name, _old, new in op.changes:
-                    row["attrs"][name] = new
-                if op.match_value is not None:
-                    row["match_value"] = op.match_value
-                self.touched.add(op.external_id)
-            case DeactivateUser():
-                self.users[op.external_id]["active"] = False
-            case ReactivateUser():
-                self.users[op.external_id]["active"] = True
-            case DeleteUser():
-                self.users.pop(op.external_id, None)
-                self.hashes.pop(op.external_id, None)
-                self.members = {m for m in self.members if m[1] != op.external_id}
-                self.assigned = {a for a in self.assigned if a[0] != op.external_id}
-            case CreateGroup():
-                remote = remote_ids.get(op.key, "")
-                self.groups[op.group_key] = {
-                    "remote_id": remote,
-                    "name": op.name,
-                    "parent_key": op.parent_key,
+    def change(self, change: Change) -> None:
+        match change:
+            case PutUser():
+                known = self.users.get(change.external_id, {}).get("remote_id", "")
+                self.users[change.external_id] = {
+                    "remote_id": known if change.remote_id is None else change.remote_id,
+                    "match_value": change.match_value,
+                    "active": change.active,
+                    "attrs": dict(change.attrs),
                 }
-            case LinkGroup():
-                self.groups[op.group_key] = {
-                    "remote_id": op.remote_id,
-                    "name": op.name,
-                    "parent_key": op.parent_key,
+                self.touched.add(change.external_id)
+            case MergeUser():
+                row = self.users[change.external_id]
+                row["attrs"].update(change.attrs)
+                if change.match_value is not None:
+                    row["match_value"] = change.match_value
+                self.touched.add(change.external_id)
+            case SetActive():
+                self.users[change.external_id]["active"] = change.active
+            case ForgetUser():
+                ext = change.external_id
+                self.users.pop(ext, None)
+                self.hashes.pop(ext, None)
+                self.members = {m for m in self.members if m[1] != ext}
+                self.assigned = {a for a in self.assigned if a[0] != ext}
+            case PutGroup():
+                known = self.groups.get(change.group_key, {}).get("remote_id", "")
+                self.groups[change.group_key] = {
+                    "remote_id": known if change.remote_id is None else change.remote_id,
+                    "name": change.name,
+                    "parent_key": change.parent_key,
                 }
-            case UpdateGroup():
-                self.groups[op.group_key].update(name=op.name, parent_key=op.parent_key)
-            case AddMembers():
-                self.members.update((op.group_key, ext) for ext in op.external_ids)
-            case RemoveMember():
-                self.members.discard((op.group_key, op.external_id))
-            case AssignCourses():
-                self.assigned.update((op.external_id, "course", c) for c in op.course_ids)
-            case AssignLearningPaths():
-                self.assigned.update(
-                    (op.external_id, "learning_path", p) for p in op.learning_path_ids
-                )
-            case UnassignCourse():
-                self.assigned.discard((op.external_id, "course", op.course_id))
-            case UnassignLearningPath():
-                self.assigned.discard((op.external_id, "learning_path", op.learning_path_id))
-            case _:
-                raise TypeError(f"apply() does not know op kind {op.kind!r}")
+            case AddMemberships():
+                self.members.update((change.group_key, ext) for ext in change.external_ids)
+            case RemoveMembership():
+                self.members.discard((change.group_key, change.external_id))
+            case AddAssignments():
+                self.assigned.update((change.external_id, change.kind, i) for i in change.item_ids)
+            case RemoveAssignment():
+                self.assigned.discard((change.external_id, change.kind, change.item_id))
 
     def mirror(self) -> Mirror:
         for ext in self.touched:
@@ -199,7 +171,9 @@ def apply(
 ) -> Mirror:
     """The mirror after every op of ``plan`` is confirmed, in order (pure: a new Mirror)."""
     ops = plan.ops if isinstance(plan, Plan) else tuple(plan)
+    ids = remote_ids or {}
     state = _State(mirror)
     for op in ops:
-        state.apply(op, remote_ids or {})
+        for change in effects(op, remote_id=ids.get(op.key)):
+            state.change(change)
     return state.mirror()

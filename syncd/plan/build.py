@@ -6,13 +6,15 @@ network access, and ``today`` is passed in, so the same inputs always give the s
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future
 from datetime import date
 
 from syncd.config import ConnectionConfig
 from syncd.plan.desired import Desired, build_desired
-from syncd.plan.diff import diff
+from syncd.plan.diff import ComparedSets, MirrorIndex, diff
 from syncd.plan.model import Listing, Mirror, Plan, RosterLike, VendorProfile
 from syncd.plan.safeguards import measure, raise_if_refused, refusal
+from syncd.plan.users import Pairing
 
 
 def desire(
@@ -24,6 +26,7 @@ def desire(
     name: str = "",
     termination_field: str | None = "termination_date",
     hire_field: str = "hire_date",
+    executor: Executor | None = None,
 ) -> Desired:
     """The connection's desired state: the half of a plan that needs no mirror.
 
@@ -38,6 +41,7 @@ def desire(
         where=f"connections.{name}" if name else "connection",
         termination_field=termination_field or "",
         hire_field=hire_field,
+        executor=executor,
     )
 
 
@@ -55,6 +59,10 @@ def build_plan(
     termination_field: str | None = "termination_date",
     hire_field: str = "hire_date",
     desired: Desired | None = None,
+    index: MirrorIndex | None = None,
+    pairing: Pairing | None = None,
+    compared: Future[ComparedSets] | None = None,
+    executor: Executor | None = None,
 ) -> Plan:
     """The plan for one connection.
 
@@ -66,6 +74,8 @@ def build_plan(
     ``hired_within_days`` (the source's ``status.termination_date``). ``desired``: what
     :func:`desire` gave for the same roster, connection and day, if it was computed ahead;
     then ``roster`` is not needed (None lets a caller free a large one early).
+    ``index``, ``pairing``, ``compared`` and ``executor``: work done ahead, and where the
+    diff may overlap its parts (see :func:`syncd.plan.diff.diff`).
     """
     if desired is None:
         if roster is None:
@@ -79,7 +89,17 @@ def build_plan(
             termination_field=termination_field,
             hire_field=hire_field,
         )
-    result = diff(desired, mirror, connection.deprovision, profile, listing=listing)
+    result = diff(
+        desired,
+        mirror,
+        connection.deprovision,
+        profile,
+        listing=listing,
+        index=index,
+        pairing=pairing,
+        compared=compared,
+        executor=executor,
+    )
     rows_read = desired.rows_read
     checks = measure(
         result.ops,

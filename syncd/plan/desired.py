@@ -28,10 +28,9 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,11 +75,6 @@ class Desired:
     rows_read: int | None = None
     """Data rows of the export this was worked out from (for the source-shrink guard)."""
     keyless_rejected: int = 0
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    """Results derived from this state and a mirror, kept with the mirror values they were
-    derived from and reused only while those compare equal (``syncd plan`` pairs people
-    with the mirror users once to choose which fields to load, and the diff pairs them
-    again: a tenth of a second at a million people)."""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -156,7 +150,7 @@ def _template(template: str, columns: _Columns, *, strict: bool, where: str) -> 
     if len(parts) == 1 and isinstance(parts[0], pa.ChunkedArray):
         return parts[0]
     if not any(isinstance(p, pa.ChunkedArray) for p in parts):
-        text = "".join(p.as_py() for p in parts)  # type: ignore[union-attr]
+        text = "".join(p.as_py() for p in parts)
         return columns.constant(text.strip())
     joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
     return pc.utf8_trim_whitespace(joined)
@@ -190,12 +184,12 @@ def _due(people: pd.DataFrame, termination_field: str, grace_days: int, today: d
     """Leavers whose deactivation is due: no termination date, or date + grace reached."""
     leaving = ~people["active"].to_numpy(dtype=bool)
     if grace_days == 0 or termination_field not in people.columns:
-        return leaving
+        return np.asarray(leaving)
     ended = day_numbers(people[termination_field])
     deadline = (today - timedelta(days=grace_days) - date(1970, 1, 1)).days
     with np.errstate(invalid="ignore"):
         reached = (ended <= deadline) | np.isnan(ended)
-    return leaving & reached
+    return np.asarray(leaving & reached)
 
 
 def _groups(
@@ -320,8 +314,10 @@ def build_desired(
     where: str = "connection",
     termination_field: str = "termination_date",
     hire_field: str = "hire_date",
+    executor: Executor | None = None,
 ) -> Desired:
-    """The connection's desired state from one Roster (pure: ``today`` is passed in)."""
+    """The connection's desired state from one Roster (pure: ``today`` is passed in; an
+    ``executor`` only lets independent parts of the work overlap)."""
     people = roster.people
     if connection.groups and not profile.groups:
         raise ConfigError(f"{where}.groups: {profile.vendor} has no groups to push")
@@ -340,33 +336,33 @@ def build_desired(
     }
     external_id = columns.get("external_id")
     match_value = _match_values(people, columns, connection.match_key, where)
-    # The row hashes (a third of this function's time on a large roster, in Arrow and
-    # pandas' hashing) are computed in a second thread while the rules are evaluated.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-hash") as pool:
-        hashing = pool.submit(hash_frame, external_id, match_value, attrs)
-        frame = pd.DataFrame(
-            {
-                "external_id": people["external_id"].astype("str"),
-                "match_value": pd.Series(match_value.to_pandas(), dtype="str", index=people.index),
-                "active": people["active"].to_numpy(dtype=bool),
-                "due": _due(people, termination_field, connection.deprovision.grace_days, today),
-            }
-        )
-        members = member_pairs(roster.memberships, external_id.combine_chunks())
-        groups, memberships = _groups(
-            roster, connection, profile, members, frame["active"].to_numpy(dtype=bool)
-        )
-        rules = evaluate_rules(
-            connection.rules,
-            people,
-            roster.groups,
-            roster.memberships,
-            today=today,
-            where=f"{where}.rules",
-            hire_field=hire_field,
-            members=members,
-        )
-        hashes = hashing.result()
+    # The row hashes are a third of this function's time on a large roster, in Arrow and
+    # pandas' hashing: given an executor, they are computed there while the rules are
+    # evaluated here.
+    hashing = executor.submit(hash_frame, external_id, match_value, attrs) if executor else None
+    frame = pd.DataFrame(
+        {
+            "external_id": people["external_id"].astype("str"),
+            "match_value": pd.Series(match_value.to_pandas(), dtype="str", index=people.index),
+            "active": people["active"].to_numpy(dtype=bool),
+            "due": _due(people, termination_field, connection.deprovision.grace_days, today),
+        }
+    )
+    members = member_pairs(roster.memberships, external_id.combine_chunks())
+    groups, memberships = _groups(
+        roster, connection, profile, members, frame["active"].to_numpy(dtype=bool)
+    )
+    rules = evaluate_rules(
+        connection.rules,
+        people,
+        roster.groups,
+        roster.memberships,
+        today=today,
+        where=f"{where}.rules",
+        hire_field=hire_field,
+        members=members,
+    )
+    hashes = hashing.result() if hashing else hash_frame(external_id, match_value, attrs)
     held, keyless = _rejected_keys(roster.rejected)
     return Desired(
         people=frame,

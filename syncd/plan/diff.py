@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -48,7 +48,7 @@ from syncd.plan.ops import (
     UpdateGroup,
 )
 from syncd.plan.sets import Pairs, arrow_text, label_codes, rows_of
-from syncd.plan.users import UserDiff, effective_users, pair
+from syncd.plan.users import Pairing, UserDiff, effective_users, same_texts
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _compare(wanted: Pairs, held_labels: sets.Labels, rows: np.ndarray) -> _Comp
 
     ``held_labels`` are the mirror's labels, ``rows`` its people's rows among the desired
     people (-1: not in this export, never compared). Only integer and Arrow work, no
-    pandas: :func:`diff` runs this in a second thread while the user diff runs.
+    pandas, so that it may run in another thread while the user diff runs.
     """
     labels: dict[Hashable, int] = {label: code for code, label in enumerate(wanted.labels)}
     codes = label_codes(held_labels, labels)
@@ -283,32 +283,48 @@ def diff(
     profile: VendorProfile,
     *,
     listing: Listing | None = None,
+    index: MirrorIndex | None = None,
+    pairing: Pairing | None = None,
+    compared: Future[ComparedSets] | None = None,
+    executor: Executor | None = None,
 ) -> DiffResult:
-    """Every op that brings the LMS from ``mirror`` to ``desired``, in execution order."""
+    """Every op that brings the LMS from ``mirror`` to ``desired``, in execution order.
+
+    What a caller worked out ahead may be passed in, and must be of these very inputs (a
+    mismatch raises ValueError rather than planning from stale values): ``index``
+    (:func:`index_mirror` of ``mirror``), ``pairing`` (:func:`~syncd.plan.users.pair` of
+    ``desired`` and the users the diff compares), ``compared`` (:func:`compare_sets` of
+    them, running or done). With ``executor`` the set comparison runs there while the
+    user diff runs here; without, one after the other.
+    """
     users, warnings = effective_users(mirror.users, listing)
     population = int(users["active"].to_numpy(dtype=bool).sum()) if len(users) else 0
-    worker = UserDiff(desired, users, policy, listing, profile)
+    worker = UserDiff(desired, users, policy, listing, profile, pairing=pairing)
     group_ops, group_ready = _group_ops(desired, mirror, listing)
-    # The set comparisons need the users' rows but not the user diff's outcome (who ends
-    # up live filters them afterwards): on a large company they run meanwhile, in Arrow
-    # and numpy, which leave the interpreter free for the user diff (unless they were
-    # started earlier still: compare_sets_ahead).
+    index = _checked_index(index, mirror)
     known = worker.rows_of_users()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-sets") as pool:
-        compared = _started(desired, mirror, known) or _submit_comparison(
-            pool, desired, mirror, known
-        )
+    # The set comparisons need the users' rows but not the user diff's outcome (who ends
+    # up live filters them afterwards), so they may run meanwhile.
+    if compared is None and executor is not None:
+        compared = executor.submit(compare_sets, desired, mirror, index, known)
+    if compared is None:
+        sets_done = compare_sets(desired, mirror, index, known)
         user_ops = worker.run()
-        members, assignments = compared.result()
+    else:
+        user_ops = worker.run()
+        sets_done = compared.result()
+        sets_done.check(desired, index, known)
     ids, live = desired.people["external_id"], worker.live
     add_ops, remove_ops = _membership_ops(
-        members.change(ids, live, removals=policy.remove_memberships),
+        sets_done.members.change(ids, live, removals=policy.remove_memberships),
         user_ops.ready,
         group_ready,
         profile,
     )
     assign_ops, unassign_ops = _assignment_ops(
-        assignments.change(ids, live, removals=policy.unassign_courses), user_ops.ready, profile
+        sets_done.assignments.change(ids, live, removals=policy.unassign_courses),
+        user_ops.ready,
+        profile,
     )
     ops: list[Op] = [
         *group_ops,
@@ -332,92 +348,108 @@ def diff(
     )
 
 
-@dataclass(frozen=True)
-class _MirrorSets:
-    """The mirror's memberships and assignments encoded (see :func:`prepare`)."""
+@dataclass(frozen=True, eq=False)
+class MirrorIndex:
+    """What the diff works out from a mirror alone, before any desired state is known.
 
+    The person columns' runs (positions among the mirror's users) and the label codes of
+    the memberships and assignments: a pipeline can make it while the export is still
+    being read. It holds the frames it was made from, and :meth:`fits` a mirror only with
+    those very frames and the same users in the same order (their fields may have been
+    filled in since: the index never reads them), so a changed mirror cannot meet it.
+    """
+
+    groups: pd.DataFrame
+    memberships: pd.DataFrame
+    assignments: pd.DataFrame
+    user_keys: pa.Array
     member_runs: sets.Runs
     member_labels: sets.Labels
     assignment_runs: sets.Runs
     assignment_labels: sets.Labels
 
-
-def prepare(mirror: Mirror) -> None:
-    """Work out ahead what the diff needs of the mirror alone (kept in ``mirror.memo``).
-
-    The person columns' runs and the label codes of a million people's memberships and
-    courses take a fifth of a second: ``syncd plan`` has its loading thread do it while
-    the export is still being read. The diff does it itself otherwise.
-    """
-    _mirror_sets(mirror)
-
-
-def _mirror_sets(mirror: Mirror) -> _MirrorSets:
-    found = mirror.memo.get("sets")
-    if found is None:
-        users = arrow_text(mirror.users["external_id"]).combine_chunks()
-        found = mirror.memo["sets"] = _MirrorSets(
-            sets.runs_of(arrow_text(mirror.memberships["external_id"]), users),
-            sets.encode_labels([sets.label_array(mirror.memberships["group_key"])]),
-            sets.runs_of(arrow_text(mirror.assignments["external_id"]), users),
-            sets.encode_labels(
-                [sets.label_array(mirror.assignments[c]) for c in ("kind", "item_id")]
-            ),
+    def fits(self, mirror: Mirror) -> bool:
+        """Made from this mirror's groups, memberships and assignments, and its users."""
+        return (
+            self.groups is mirror.groups
+            and self.memberships is mirror.memberships
+            and self.assignments is mirror.assignments
+            and same_texts(self.user_keys, _user_keys(mirror))
         )
-    return cast(_MirrorSets, found)
 
 
-def compare_sets_ahead(desired: Desired, mirror: Mirror, pool: Executor) -> None:
-    """Start comparing the memberships and assignments in ``pool``, for :func:`diff` to take.
+def _user_keys(mirror: Mirror) -> pa.Array:
+    return arrow_text(mirror.users["external_id"]).combine_chunks()
 
-    The comparison needs the people paired with the mirror's users, not the users' fields:
-    ``syncd plan`` starts it before it fetches the fields of the users the diff compares,
-    so the two overlap. Kept in ``mirror.memo`` with what it was started from; the diff
-    takes it only for the same desired state and the same pairing (no listing merged).
+
+def index_mirror(mirror: Mirror) -> MirrorIndex:
+    """The :class:`MirrorIndex` of ``mirror`` (pure; a fifth of a second at a million
+    people's memberships and courses)."""
+    users = _user_keys(mirror)
+    return MirrorIndex(
+        mirror.groups,
+        mirror.memberships,
+        mirror.assignments,
+        users,
+        sets.runs_of(arrow_text(mirror.memberships["external_id"]), users),
+        sets.encode_labels([sets.label_array(mirror.memberships["group_key"])]),
+        sets.runs_of(arrow_text(mirror.assignments["external_id"]), users),
+        sets.encode_labels([sets.label_array(mirror.assignments[c]) for c in ("kind", "item_id")]),
+    )
+
+
+def _checked_index(index: MirrorIndex | None, mirror: Mirror) -> MirrorIndex:
+    if index is None:
+        return index_mirror(mirror)
+    if not index.fits(mirror):
+        raise ValueError("the mirror index was made from another mirror")
+    return index
+
+
+@dataclass(frozen=True, eq=False)
+class ComparedSets:
+    """Memberships and assignments compared (:func:`compare_sets`), with what they were
+    compared from, so that a diff of other inputs refuses them (:meth:`check`)."""
+
+    desired: Desired
+    index: MirrorIndex
+    known: np.ndarray
+    members: _Compared
+    assignments: _Compared
+
+    def check(self, desired: Desired, index: MirrorIndex, known: np.ndarray) -> None:
+        if self.desired is not desired or self.index is not index:
+            raise ValueError("the set comparison was made for another desired state or mirror")
+        if not np.array_equal(self.known, known):
+            raise ValueError("the set comparison was made for another pairing of people")
+
+
+def compare_sets(
+    desired: Desired, mirror: Mirror, index: MirrorIndex, known: np.ndarray
+) -> ComparedSets:
+    """The desired memberships and assignments against the mirror's (see :func:`_compare`).
+
+    ``known``: each mirror user's row among the desired people
+    (:meth:`~syncd.plan.users.Pairing.user_rows`); the users' fields are not needed, so a
+    pipeline may run this while it fetches them. Integer and Arrow work only.
     """
-    known = pair(desired, mirror.users).user_rows(len(mirror.users))
-    mirror.memo["compared"] = (desired, known, _submit_comparison(pool, desired, mirror, known))
-
-
-def _submit_comparison(
-    pool: Executor, desired: Desired, mirror: Mirror, known: np.ndarray
-) -> Future[tuple[_Compared, _Compared]]:
+    if not index.fits(mirror):
+        raise ValueError("the mirror index was made from another mirror")
     members = sets.relabel(desired.memberships, _aliases(desired, mirror))
-    held = _mirror_sets(mirror)
+    member_labels = index.member_labels
     twins = mirror_twins(desired.groups["key"].tolist(), mirror.groups["key"].astype("str"))
     if twins:
-        labels = held.member_labels
-        named = tuple(twins.get(str(label), label) for label in labels.distinct)
-        held = replace(held, member_labels=sets.Labels(labels.codes, named))
-    return pool.submit(_compare_sets, desired, members, desired.external_ids, held, known)
-
-
-def _started(
-    desired: Desired, mirror: Mirror, known: np.ndarray
-) -> Future[tuple[_Compared, _Compared]] | None:
-    """The comparison :func:`compare_sets_ahead` started for this very diff, if any."""
-    found = mirror.memo.pop("compared", None)
-    if found is None:
-        return None
-    wanted, rows, started = found
-    if wanted is not desired or not np.array_equal(rows, known):
-        started.cancel()
-        return None
-    return cast("Future[tuple[_Compared, _Compared]]", started)
-
-
-def _compare_sets(
-    desired: Desired, members: Pairs, people: pa.Array, mirror: _MirrorSets, known: np.ndarray
-) -> tuple[_Compared, _Compared]:
-    """Memberships and assignments compared (see :func:`_compare`); ``known``: each
-    mirror user's row among the desired people; ``members``: the desired memberships
-    labelled with the mirror's group keys."""
+        named = tuple(twins.get(str(label), label) for label in member_labels.distinct)
+        member_labels = sets.Labels(member_labels.codes, named)
     member_rows, assignment_rows = rows_of(
-        [mirror.member_runs, mirror.assignment_runs], people, known=known
+        [index.member_runs, index.assignment_runs], desired.external_ids, known=known
     )
-    return (
-        _compare(members, mirror.member_labels, member_rows),
-        _compare(desired.assignments, mirror.assignment_labels, assignment_rows),
+    return ComparedSets(
+        desired,
+        index,
+        known,
+        _compare(members, member_labels, member_rows),
+        _compare(desired.assignments, index.assignment_labels, assignment_rows),
     )
 
 

@@ -46,7 +46,7 @@ def _hash_bytes(texts: np.ndarray, key: str = DEFAULT_KEY) -> np.ndarray:
     """SipHash of each bytes object (hashing bytes skips a decode and re-encode per row)."""
     if not len(texts):
         return np.zeros(0, dtype=np.uint64)
-    return hash_array(texts, categorize=False, hash_key=key)
+    return np.asarray(hash_array(texts, categorize=False, hash_key=key))
 
 
 def hash_attrs(external_id: str, match_value: str, attrs: Mapping[str, str]) -> str:
@@ -109,7 +109,7 @@ def parse_hashes(values: Sequence[object] | pd.Series) -> np.ndarray:
     array = pa.array(series.astype("str").fillna(""), type=pa.large_string())
     cleaned = pc.if_else(pc.equal(array, ""), pa.scalar("0", pa.large_string()), array)
     try:
-        return pc.cast(cleaned, pa.uint64()).to_numpy(zero_copy_only=False)
+        return np.asarray(pc.cast(cleaned, pa.uint64()).to_numpy(zero_copy_only=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return np.array([_parse_one(v) for v in cleaned.to_pylist()], dtype=np.uint64)
 

@@ -94,12 +94,6 @@ class Mirror:
     groups: pd.DataFrame
     memberships: pd.DataFrame
     assignments: pd.DataFrame
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    """What the diff derives from the mirror alone (never from ``users.attrs``), kept once
-    worked out: ``syncd plan`` works it out in its loading thread while the export is read
-    (:func:`syncd.plan.diff.prepare`); a mirror that differs only in ``users.attrs`` may
-    share it. It may also hold a comparison already started for a desired state
-    (:func:`syncd.plan.diff.compare_sets_ahead`), which the diff takes once."""
 
     def __post_init__(self) -> None:
         _check_columns("Mirror", self.__dict__, MIRROR_COLUMNS)

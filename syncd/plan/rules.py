@@ -70,14 +70,14 @@ class RuleResult:
 
 def to_mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """An Arrow boolean result as a numpy mask (null counts as False)."""
-    return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool)
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def day_numbers(column: pd.Series) -> np.ndarray:
     """ISO dates as days since 1970-01-01 (float, NaN where empty or invalid)."""
     parsed = pc.strptime(arrow_text(column), format="%Y-%m-%d", unit="s", error_is_null=True)
     days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32())
-    return days.to_numpy(zero_copy_only=False).astype(float)
+    return np.asarray(days.to_numpy(zero_copy_only=False), dtype=float)
 
 
 def _folded(values: Sequence[str]) -> pa.Array:
@@ -158,7 +158,7 @@ class _Evaluator:
         if cond.regex is not None:
             encoded = self.encoded(cond.field, where)
             hit = _regex(encoded.dictionary, cond.regex)
-            return hit[encoded.indices.to_numpy(zero_copy_only=False)]
+            return np.asarray(hit[encoded.indices.to_numpy(zero_copy_only=False)])
         if cond.equals is not None:
             return self._one_of(cond.field, [cond.equals], where)
         if cond.in_ is not None:

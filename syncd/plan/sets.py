@@ -119,17 +119,17 @@ def rows_of(
         else:
             lookups.append((index, None, runs))
     found = _value_rows([runs for _, _, runs in lookups], people)
-    for (index, others, _), rows in zip(lookups, found, strict=True):
-        if others is None:
-            per_value[index] = rows
+    for (index, strangers, _), looked_up in zip(lookups, found, strict=True):
+        if strangers is None:
+            per_value[index] = looked_up
         else:
             target = per_value[index]
             assert target is not None
-            target[others] = rows
+            target[strangers] = looked_up
     result = []
-    for runs, rows in zip(encoded, per_value, strict=True):
-        assert rows is not None
-        result.append(rows if runs.lengths is None else np.repeat(rows, runs.lengths))
+    for runs, value_rows in zip(encoded, per_value, strict=True):
+        assert value_rows is not None
+        result.append(value_rows if runs.lengths is None else np.repeat(value_rows, runs.lengths))
     return result
 
 
@@ -193,7 +193,7 @@ def _decimal(values: pa.Array) -> np.ndarray | None:
     digits = 1 + np.searchsorted(_POWERS, numbers, side="right")
     if not np.array_equal(digits, sizes):
         return None
-    return numbers
+    return np.asarray(numbers)
 
 
 _POWERS = np.array([10**k for k in range(1, 19)], dtype=np.int64)
@@ -233,11 +233,11 @@ def _lookup(people: np.ndarray, values: np.ndarray) -> np.ndarray:
         table[people - low] = positions
         if not np.array_equal(table[people - low], positions):
             raise ValueError("rows_of: people must not repeat a value")
-        return table[values - low]
+        return np.asarray(table[values - low])
     index = pd.Index(people)
     if not index.is_unique:
         raise ValueError("rows_of: people must not repeat a value")
-    return index.get_indexer(values).astype(np.int64, copy=False)
+    return np.asarray(index.get_indexer(values), dtype=np.int64)
 
 
 def _same(left: pa.Array, right: pa.Array) -> bool:
@@ -311,7 +311,7 @@ def label_codes(
     table = np.array(
         [labels.setdefault(label, len(labels)) for label in encoded.distinct], dtype=np.int64
     )
-    return table[encoded.codes]
+    return np.asarray(table[encoded.codes])
 
 
 def relabel(pairs: Pairs, names: Mapping[Any, Hashable]) -> Pairs:
@@ -366,7 +366,7 @@ def isin(values: np.ndarray, members: np.ndarray) -> np.ndarray:
     high = max(int(values.max()), int(members.max()))
     if high - low <= 32 * (len(values) + len(members)) + (1 << 24):
         return np.isin(values, members, kind="table")
-    return pd.Series(values).isin(members).to_numpy()
+    return np.asarray(pd.Series(values).isin(members).to_numpy(), dtype=bool)
 
 
 def compare(wanted: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,13 +146,20 @@ def isin(values: pd.Series, members: pa.Array) -> np.ndarray:
 # --------------------------------------------------------------------------- pairing
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pairing:
-    """Desired row -> mirror row (``-1``: none); ``same``: equal row hash (unchanged)."""
+    """Desired row -> mirror row (``-1``: none); ``same``: equal row hash (unchanged).
+
+    Made by :func:`pair` for one desired state and one users frame, whose keys and row
+    hashes it keeps: :meth:`fits` tells whether it still pairs a (possibly other) frame
+    of the same users, e.g. the same mirror with some fields filled in since.
+    """
 
     mirror_row: np.ndarray
     same: np.ndarray
     unpaired_mirror: np.ndarray
+    desired: Desired
+    user_keys: tuple[pa.ChunkedArray, pa.ChunkedArray]
 
     def user_rows(self, count: int) -> np.ndarray:
         """Each of the ``count`` mirror users' row among the desired people (-1: none)."""
@@ -161,32 +168,30 @@ class Pairing:
         rows[self.mirror_row[paired]] = paired
         return rows
 
+    def fits(self, desired: Desired, users: pd.DataFrame) -> bool:
+        """Made for this desired state and users with these keys and hashes, in order."""
+        return self.desired is desired and all(
+            same_texts(a, b) for a, b in zip(self.user_keys, _user_keys(users), strict=True)
+        )
 
-def pair(desired: Desired, users: pd.DataFrame) -> Pairing:
-    """Pair people with mirror rows: by row hash, then the rest by ``external_id``.
 
-    Remembered in ``desired.memo`` with the users' keys and hashes, and given again for
-    users with equal keys and hashes in the same order (the same mirror with its fields
-    filled in: :func:`attrs_needed`, then the diff); comparing them costs a few
-    milliseconds, pairing a million people a tenth of a second.
-    """
+def _user_keys(users: pd.DataFrame) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
     if not len(users):
-        return _pair(desired, users)
-    keys = (arrow_text(users["external_id"]), arrow_text(users["attrs_hash"]))
-    mine = (desired.hashes, desired.people)
-    cached = desired.memo.get("pairing")
-    if (
-        cached is not None
-        and all(a is b for a, b in zip(cached[0], mine, strict=True))
-        and all(_equal(a, b) for a, b in zip(cached[1], keys, strict=True))
-    ):
-        return cast(Pairing, cached[2])
-    found = _pair(desired, users)
-    desired.memo["pairing"] = (mine, keys, found)
-    return found
+        empty = pa.chunked_array([], pa.large_string())
+        return empty, empty
+    return arrow_text(users["external_id"]), arrow_text(users["attrs_hash"])
 
 
-def _equal(left: pa.ChunkedArray, right: pa.ChunkedArray) -> bool:
+def checked_pairing(pairing: Pairing | None, desired: Desired, users: pd.DataFrame) -> Pairing:
+    """``pairing`` when it was made for ``desired`` and ``users``, a new one when None."""
+    if pairing is None:
+        return pair(desired, users)
+    if not pairing.fits(desired, users):
+        raise ValueError("the pairing was made for another desired state or other users")
+    return pairing
+
+
+def same_texts(left: pa.ChunkedArray | pa.Array, right: pa.ChunkedArray | pa.Array) -> bool:
     """Same texts in the same order (no nulls: ``arrow_text`` filled them in)."""
     if left is right:
         return True
@@ -195,7 +200,12 @@ def _equal(left: pa.ChunkedArray, right: pa.ChunkedArray) -> bool:
     return not len(left) or bool(pc.all(pc.equal(left, right)).as_py())
 
 
-def _pair(desired: Desired, users: pd.DataFrame) -> Pairing:
+def pair(desired: Desired, users: pd.DataFrame) -> Pairing:
+    """Pair people with mirror rows: by row hash, then the rest by ``external_id``.
+
+    Pairing a million people takes a tenth of a second: a pipeline that pairs them once
+    to choose which fields to load passes the result on to the diff.
+    """
     count = len(desired.people)
     mirror_row = np.full(count, -1, dtype=np.int64)
     same = np.zeros(count, dtype=bool)
@@ -218,7 +228,7 @@ def _pair(desired: Desired, users: pd.DataFrame) -> Pairing:
         hit = found >= 0
         mirror_row[rest_d[hit]] = rest_m[found[hit]]
         paired[rest_m[found[hit]]] = True
-    return Pairing(mirror_row, same, np.flatnonzero(~paired))
+    return Pairing(mirror_row, same, np.flatnonzero(~paired), desired, _user_keys(users))
 
 
 def effective_users(users: pd.DataFrame, listing: Listing | None) -> tuple[pd.DataFrame, list[str]]:
@@ -257,7 +267,12 @@ def effective_users(users: pd.DataFrame, listing: Listing | None) -> tuple[pd.Da
     return users, warnings
 
 
-def attrs_needed(desired: Desired, users: pd.DataFrame, listing: Listing | None) -> np.ndarray:
+def attrs_needed(
+    desired: Desired,
+    users: pd.DataFrame,
+    listing: Listing | None,
+    pairing: Pairing | None = None,
+) -> np.ndarray:
     """Mirror user rows (positions) whose ``attrs`` the diff may read; the rest it never does.
 
     The diff reads a mirror user's ``attrs`` only when no desired person has the same row
@@ -270,7 +285,7 @@ def attrs_needed(desired: Desired, users: pd.DataFrame, listing: Listing | None)
     """
     if listing is not None:
         return np.arange(len(users), dtype=np.int64)
-    pairing = pair(desired, users)
+    pairing = checked_pairing(pairing, desired, users)
     by_hash = np.zeros(len(users), dtype=bool)
     by_hash[pairing.mirror_row[pairing.same]] = True
     return np.flatnonzero(~by_hash)
@@ -312,6 +327,8 @@ class UserDiff:
         policy: DeprovisionConfig,
         listing: Listing | None,
         profile: VendorProfile | None = None,
+        *,
+        pairing: Pairing | None = None,
     ) -> None:
         self.desired = desired
         self.users = users
@@ -319,7 +336,7 @@ class UserDiff:
         self.listing = listing
         self.profile = profile
         self.ops = UserOps()
-        self.pairing = pair(desired, users)
+        self.pairing = checked_pairing(pairing, desired, users)
         people = desired.people
         self.ids = people["external_id"]
         self.values = people["match_value"]
@@ -353,10 +370,12 @@ class UserDiff:
         return [list(values) for values in zip(*columns, strict=True)]
 
     def _ids(self, rows: np.ndarray) -> list[str]:
-        return self.ids.iloc[rows].tolist()
+        ids: list[str] = self.ids.iloc[rows].tolist()
+        return ids
 
     def _values(self, rows: np.ndarray) -> list[str]:
-        return self.values.iloc[rows].tolist()
+        values: list[str] = self.values.iloc[rows].tolist()
+        return values
 
     def _skip(self, row: int, reason: str) -> None:
         self.ops.skipped.append((self._ids(np.array([row]))[0], reason))

@@ -102,7 +102,7 @@ def backoff_seconds(
     delay = step / 2 + rng.uniform(0, step / 2)
     if retry_after is not None and retry_after > delay:
         return float(retry_after)
-    return delay
+    return float(delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ def enqueue_action(existing: Existing | None, payload: Mapping[str, Any]) -> Enq
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Payload equality that ignores list-vs-tuple differences from the JSON round trip."""
-    return _plain(a) == _plain(b)
+    return bool(_plain(a) == _plain(b))
 
 
 def _plain(value: Any) -> Any:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
-from pydantic import SecretStr
 
-from syncd.config import Config, ConnectionConfig
+from syncd.config import SANDBOX_URL, Config, ConnectionConfig
 from syncd.errors import ConfigError, ExitCode, SafeguardTripped, SyncdError
 from syncd.hris import read_roster
 from syncd.hris.ingest import file_warnings
@@ -76,7 +75,7 @@ from syncd.state.models import RunStatus
 from syncd.state.outbox import EnqueueReport, OutboxRow, OutboxStore
 from syncd.state.ownership import ConnectionLease
 from syncd.state.pacing import clear_history, load_history, save_history
-from syncd.vendors import connect, profile
+from syncd.vendors import connect, connector_class, profile
 from syncd.vendors.base import Connector
 
 if TYPE_CHECKING:
@@ -84,26 +83,8 @@ if TYPE_CHECKING:
 
 log = get_logger("syncd.queue.reconcile")
 
-EXIT_OK = ExitCode.OK
-EXIT_ERROR = ExitCode.ERROR
-EXIT_REFUSED = ExitCode.REFUSED
-EXIT_DEAD = ExitCode.DEAD
-EXIT_WAITING = ExitCode.WAITING
-EXIT_SKIPPED = ExitCode.SKIPPED
-_SEVERITY = (EXIT_ERROR, EXIT_REFUSED, EXIT_DEAD, EXIT_WAITING, EXIT_SKIPPED, EXIT_OK)
-
 _LOGGED_SKIPS = 20
 """Skipped people named in the ``plan.skipped`` log line (all of them: `syncd plan`)."""
-
-SANDBOX_SCHEME = "sandbox:"
-
-_SANDBOX_CREDENTIALS: Mapping[str, Mapping[str, str]] = {
-    "litmos": {"api_key": "apikey"},
-}
-"""Connector credential name -> the simulator's demo credential, per vendor."""
-_SANDBOX_OPTIONS: Mapping[str, Mapping[str, str]] = {
-    "litmos": {"source": "source"},
-}
 
 
 class Progress(Protocol):
@@ -160,25 +141,28 @@ class ConnectionResult:
         return self.counts["retry"] + self.counts["pending"] + self.counts["claimed"]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
+        """How this connection ended; a dry run answers as `syncd plan` does (2: changes
+        pending), since it sent nothing."""
         if self.error is not None:
-            return EXIT_ERROR
+            return ExitCode.ERROR
         if self.refusal is not None:
-            return EXIT_REFUSED
-        if self.counts["dead"] or self.counts["blocked"]:
-            return EXIT_DEAD
-        if self.waiting:
-            return EXIT_WAITING
+            return ExitCode.REFUSED
+        if self.dry_run:
+            if self.plan is not None and self.plan.ops:
+                return ExitCode.PENDING
+        elif self.counts["dead"] or self.counts["blocked"]:
+            return ExitCode.DEAD
+        elif self.waiting:
+            return ExitCode.WAITING
         if self.plan is not None and self.plan.incomplete:
-            return EXIT_SKIPPED
-        return EXIT_OK
+            return ExitCode.SKIPPED
+        return ExitCode.OK
 
 
-def exit_code(results: list[ConnectionResult]) -> int:
-    """The most severe ending among the connections (error, refused, dead, waiting,
-    skipped, ok)."""
-    codes = {r.exit_code for r in results}
-    return next((code for code in _SEVERITY if code in codes), EXIT_OK)
+def exit_code(results: list[ConnectionResult]) -> ExitCode:
+    """The most serious ending among the connections."""
+    return ExitCode.most_serious(r.exit_code for r in results)
 
 
 def reconcile(
@@ -203,7 +187,8 @@ def reconcile(
     today = today or date.today()
     engine = open_state(config.state.url, auto_upgrade=config.state.auto_upgrade)
     try:
-        sessions = session_factory(engine)
+        # A dry run only reads: it neither holds off a worker nor waits for one.
+        sessions = session_factory(engine, read_only=dry_run)
         results = []
         rosters: dict[str, Any] = {}
         for name, conn in chosen.items():
@@ -266,7 +251,7 @@ class _ConnectionRun:
             conn = self.conn
             fresh = False
             lost: str | None = None
-            if conn.base_url.startswith(SANDBOX_SCHEME):
+            if conn.base_url.startswith(SANDBOX_URL):
                 sandboxed = _sandboxed(self.config, self.name, conn, keep=not dry_run)
                 conn, restored = stack.enter_context(sandboxed)
                 fresh = not restored
@@ -744,7 +729,7 @@ def _sandboxed(
     """
     from syncd.sandbox.running import start_sandbox
 
-    seed = _sandbox_seed(config, name, conn.base_url[len(SANDBOX_SCHEME) :].strip())
+    seed = _sandbox_seed(config, name, conn.base_url[len(SANDBOX_URL) :].strip())
     try:
         running = start_sandbox(conn.vendor)
     except LookupError as exc:
@@ -762,23 +747,9 @@ def _pointed(running: RunningSandbox, name: str, conn: ConnectionConfig) -> Conn
     """``conn`` aimed at the running simulator, with its demo credentials."""
     if conn.rate is not None and running.admin is not None:
         running.admin.set_rate(conn.rate.requests, conn.rate.per_seconds)
-    demo = running.credentials
-    names = _SANDBOX_CREDENTIALS.get(conn.vendor, {})
-    credentials = {
-        ours: SecretStr(demo[names.get(ours, ours)])
-        for ours in (names or {key: key for key in demo})
-        if names.get(ours, ours) in demo
-    }
-    options = dict(conn.options)
-    for ours, theirs in _SANDBOX_OPTIONS.get(conn.vendor, {}).items():
-        options[ours] = demo[theirs]
     api = getattr(running.simulator, "api_root", "")
-    pointed: ConnectionConfig = conn.model_copy(
-        update={
-            "base_url": f"{running.base_url}{api}",
-            "credentials": credentials,
-            "options": options,
-        }
+    pointed = connector_class(conn.vendor).sandbox_connection(
+        conn, running.credentials, f"{running.base_url}{api}"
     )
     log.info("sandbox.started", connection=name, vendor=conn.vendor, url=running.base_url)
     return pointed

@@ -25,20 +25,29 @@ class FaultSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    error_rate: float = Field(0.0, ge=0, le=1, description="share answered with a 5xx status")
+    error_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share answered with a 5xx status"
+    )
     error_statuses: tuple[int, ...] = Field(
-        (500, 502, 503, 504), description="statuses an injected error picks from (at random)"
+        default=(500, 502, 503, 504),
+        description="statuses an injected error picks from (at random)",
     )
-    slow_rate: float = Field(0.0, ge=0, le=1, description="share answered after a delay")
-    slow_seconds: float = Field(5.0, ge=0, description="delay of a slow answer")
-    drop_rate: float = Field(0.0, ge=0, le=1, description="share whose connection is closed")
-    malformed_rate: float = Field(0.0, ge=0, le=1, description="share with a truncated body")
-    seed: int = Field(0, description="seed of the random generator deciding the faults")
+    slow_rate: float = Field(default=0.0, ge=0, le=1, description="share answered after a delay")
+    slow_seconds: float = Field(default=5.0, ge=0, description="delay of a slow answer")
+    drop_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share whose connection is closed"
+    )
+    malformed_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share with a truncated body"
+    )
+    seed: int = Field(default=0, description="seed of the random generator deciding the faults")
     path_pattern: str | None = Field(
-        None, description="regex searched in the endpoint template and the path; None = all"
+        default=None, description="regex searched in the endpoint template and the path; None = all"
     )
-    methods: tuple[str, ...] | None = Field(None, description="HTTP methods affected; None = all")
-    max_faults: int | None = Field(None, ge=0, description="stop injecting after this many")
+    methods: tuple[str, ...] | None = Field(
+        default=None, description="HTTP methods affected; None = all"
+    )
+    max_faults: int | None = Field(default=None, ge=0, description="stop injecting after this many")
 
     @field_validator("error_statuses")
     @classmethod

@@ -39,7 +39,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
-        shutdown_timeout: float = 2.0,
+        shutdown_timeout: int = 2,
     ) -> None:
         self.app = app
         self.host = host

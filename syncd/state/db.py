@@ -3,15 +3,20 @@
 One place decides how syncd talks to each database it supports:
 
 - SQLite (the default, a file): WAL journal so readers never block the writer, foreign keys
-  on, a 30 s busy timeout, and every transaction started with ``BEGIN IMMEDIATE``. The last
-  one matters: a deferred transaction that reads and then writes (a claim, a lease) fails
-  at once with "database is locked" when another connection wrote in between, whatever the
-  busy timeout; taking the write lock up front turns that into a short wait. The cost is
-  that transactions must stay short: never hold one open across a vendor call.
+  on, a 30 s busy timeout, and every writing transaction started with ``BEGIN IMMEDIATE``.
+  The last one matters: a deferred transaction that reads and then writes (a claim, a
+  lease) fails at once with "database is locked" when another connection wrote in between,
+  whatever the busy timeout; taking the write lock up front turns that into a short wait.
+  The cost is that transactions must stay short: never hold one open across a vendor call.
 - PostgreSQL (production, several replicas): the psycopg 3 driver; ``postgresql://`` and
   ``postgres://`` URLs are normalised to ``postgresql+psycopg://``. Concurrent upgrades
   (replicas starting together) are serialised by a transaction-scoped advisory lock, which
   cannot outlive its transaction whatever the connection pool does.
+- Read transactions are chosen explicitly (:func:`session_factory` with ``read_only``,
+  :func:`read_session`, :func:`reading`) by code that only reads, such as `syncd plan`
+  reading a whole mirror: a deferred ``BEGIN`` on SQLite, a WAL reader that neither holds
+  off the writer nor waits for it; ``REPEATABLE READ READ ONLY`` on PostgreSQL. Either way
+  the transaction sees one snapshot from its first read on, however long it stays open.
 
 Migrations are the alembic scripts packaged in ``syncd/state/migrations``, run
 programmatically (no ``alembic.ini``, no dependence on the working directory), so an
@@ -88,10 +93,11 @@ def masked(url: str | URL | Engine) -> str:
     if isinstance(url, Engine):
         url = url.url
     if isinstance(url, str):
+        written = url
         try:
-            url = make_url(url)
+            url = make_url(written)
         except ArgumentError:
-            return redact(url)
+            return redact(written)
     return url.render_as_string(hide_password=True)
 
 
@@ -101,13 +107,21 @@ def create_engine_for(url: str | URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     try:
-        return create_engine(
+        engine = create_engine(
             parsed,
             pool_pre_ping=True,
             connect_args={"connect_timeout": 10, "application_name": "syncd"},
         )
     except (NoSuchModuleError, ImportError) as exc:
         raise StateError(f"state database {masked(parsed)}: driver not installed: {exc}") from None
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # psycopg opens the transaction with the first statement: this one.
+        if _reads_only(connection):
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    return engine
 
 
 _SQLITE_FAILURES: dict[str, str] = {
@@ -182,7 +196,7 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if _reads_only(connection) else "BEGIN IMMEDIATE")
 
     path = sqlite_path(url)
 
@@ -219,9 +233,32 @@ def _use_wal(cursor: Any) -> None:
             time.sleep(0.01)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose objects stay readable after commit (callers pass them on as data)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+_READ_ONLY = "syncd_read_only"
+"""The execution option that marks an engine's transactions as read transactions."""
+
+
+def _reads_only(connection: Connection) -> bool:
+    return bool(connection.get_execution_options().get(_READ_ONLY, False))
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` (same pool, same settings) whose transactions are read transactions."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (callers pass them on as data).
+
+    ``read_only`` is for code that only reads (see the module docstring): its reads then
+    never hold off a worker's writes. Writers keep the default, which on SQLite takes the
+    write lock when the transaction begins.
+    """
+    return sessionmaker(bind=reading(engine) if read_only else engine, expire_on_commit=False)
+
+
+def read_session(engine: Engine) -> Session:
+    """One session in a read transaction (a context manager, like any Session)."""
+    return session_factory(engine, read_only=True)()
 
 
 def dialect_insert(
@@ -307,7 +344,7 @@ def recorded_revision(engine: Engine) -> str | None:
 
     For read-only commands that only need to know whether the schema is this syncd's.
     """
-    with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
+    with _reporting(engine, "reading the schema revision"), reading(engine).connect() as connection:
         found = None
         if inspect(connection).has_table("alembic_version"):
             found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -342,7 +379,7 @@ def current_revision(engine: Engine) -> str | None:
     """The database's schema revision; None for a database syncd never upgraded."""
     from alembic.runtime.migration import MigrationContext
 
-    with _reporting(engine, "reading the schema revision"), engine.connect() as connection:
+    with _reporting(engine, "reading the schema revision"), reading(engine).connect() as connection:
         revision = MigrationContext.configure(connection).get_current_revision()
         if revision is None:
             _refuse_foreign(connection)

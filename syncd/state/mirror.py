@@ -251,7 +251,7 @@ def with_user_attrs(db: Db, connection: str, mirror: Mirror, rows: np.ndarray) -
     cells = users["attrs"].to_numpy(dtype=object, copy=True)
     cells[rows] = [found[external_id] or "{}" for external_id in wanted]
     users = users.assign(attrs=pd.Series(cells, index=users.index, dtype=object))
-    return Mirror(users, mirror.groups, mirror.memberships, mirror.assignments, mirror.memo)
+    return Mirror(users, mirror.groups, mirror.memberships, mirror.assignments)
 
 
 _ATTRS_CHUNK = 5_000

@@ -183,9 +183,7 @@ def _rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
         result.close()
 
 
-def _joined(
-    dialect: str, text: ColumnElement[Any], sep: str, order: Sequence[Column]
-) -> ColumnElement[Any]:
+def _joined(dialect: str, text: Column, sep: str, order: Sequence[Column]) -> ColumnElement[Any]:
     """All the values of ``text`` as one bytes value, ``sep`` between them, in ``order``
     (PostgreSQL is told it; SQLite joins them in the order it walks the rows)."""
     if dialect == "sqlite":

@@ -34,6 +34,19 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from syncd.errors import StateError
+from syncd.plan.effects import (
+    AddAssignments,
+    AddMemberships,
+    Change,
+    ForgetUser,
+    MergeUser,
+    PutGroup,
+    PutUser,
+    RemoveAssignment,
+    RemoveMembership,
+    SetActive,
+    effects,
+)
 from syncd.plan.ops import AddMembers, Op, Refs, from_payload
 from syncd.queue.outbox import (
     OPEN_STATES,
@@ -665,7 +678,7 @@ class OutboxStore:
                         MirrorUser.remote_id.is_not(None),
                     )
                 ):
-                    found_users[external_id] = remote_id
+                    found_users[external_id] = str(remote_id)
             for chunk in _chunks(sorted(groups)):
                 for key, remote_id in db.execute(
                     select(MirrorGroup.key, MirrorGroup.remote_id).where(
@@ -674,7 +687,7 @@ class OutboxStore:
                         MirrorGroup.remote_id.is_not(None),
                     )
                 ):
-                    found_groups[key] = remote_id
+                    found_groups[key] = str(remote_id)
         return Refs(users=found_users, groups=found_groups)
 
     # ------------------------------------------------------------------- outcomes
@@ -949,72 +962,61 @@ class OutboxStore:
 # --------------------------------------------------------------------------- the mirror
 
 
-def _attrs(pairs: Any) -> dict[str, str]:
-    return {str(name): str(value) for name, value in pairs}
-
-
 def confirm(db: Session, connection: str, op: Op, outcome: Outcome, *, now: datetime) -> None:
-    """Apply what a done op confirmed to the mirror, inside the caller's transaction.
+    """Write what a done op confirmed to the mirror, inside the caller's transaction.
 
-    Every change is idempotent (upserts, set values, set-membership), so applying the
-    same confirmation twice (a done outcome recorded by two workers) changes nothing.
+    What the op changes is :func:`syncd.plan.effects.effects` (the definition ``apply``
+    shares); this only turns each change into statements. Every change is idempotent, so
+    the same confirmation recorded twice (by two workers) changes nothing.
     """
-    detail = outcome.detail
-    payload = op.to_payload()
-    kind = op.kind
-    external_id = payload.get("external_id", "")
-    if kind in ("create_user", "link_user"):
-        attrs = detail.get("attrs") or _attrs(payload["attrs"])
-        mirror.upsert_user(
-            db,
-            connection,
-            external_id,
-            match_value=payload["match_value"],
-            attrs=attrs,
-            active=bool(detail.get("active", payload["active"])),
-            remote_id=outcome.remote_id or payload.get("remote_id") or None,
-            now=now,
-        )
-    elif kind == "update_user":
-        mirror.update_user(
-            db,
-            connection,
-            external_id,
-            attrs={name: new for name, _old, new in payload["changes"]},
-            match_value=payload.get("match_value"),
-            now=now,
-        )
-    elif kind in ("deactivate_user", "reactivate_user"):
-        mirror.set_active(db, connection, external_id, kind == "reactivate_user", now=now)
-    elif kind == "delete_user":
-        mirror.delete_user(db, connection, external_id)
-    elif kind in ("create_group", "link_group", "update_group"):
-        remote_id = outcome.remote_id or payload.get("remote_id") or None
-        mirror.upsert_group(
-            db,
-            connection,
-            payload["group_key"],
-            name=payload["name"],
-            parent_key=payload.get("parent_key") or None,
-            remote_id=None if kind == "update_group" else remote_id,
-            now=now,
-        )
-    elif kind == "add_members":
-        added = detail.get("added") or payload["external_ids"]
-        mirror.add_memberships(db, connection, payload["group_key"], added)
-    elif kind == "remove_member":
-        mirror.remove_membership(db, connection, payload["group_key"], external_id)
-    elif kind == "assign_courses":
-        mirror.add_assignments(db, connection, external_id, "course", payload["course_ids"])
-    elif kind == "assign_learning_paths":
-        mirror.add_assignments(
-            db, connection, external_id, "learning_path", payload["learning_path_ids"]
-        )
-    elif kind == "unassign_course":
-        mirror.remove_assignment(db, connection, external_id, "course", payload["course_id"])
-    elif kind == "unassign_learning_path":
-        mirror.remove_assignment(
-            db, connection, external_id, "learning_path", payload["learning_path_id"]
-        )
-    else:
-        raise StateError(f"no mirror rule for `{kind}` ops", kind=kind)
+    for change in effects(op, remote_id=outcome.remote_id, detail=outcome.detail):
+        _write(db, connection, change, now=now)
+
+
+def _write(db: Session, connection: str, change: Change, *, now: datetime) -> None:
+    """One mirror change as SQL (``syncd.state.mirror``'s idempotent writers)."""
+    match change:
+        case PutUser():
+            mirror.upsert_user(
+                db,
+                connection,
+                change.external_id,
+                match_value=change.match_value,
+                attrs=dict(change.attrs),
+                active=change.active,
+                remote_id=change.remote_id,
+                now=now,
+            )
+        case MergeUser():
+            mirror.update_user(
+                db,
+                connection,
+                change.external_id,
+                attrs=dict(change.attrs),
+                match_value=change.match_value,
+                now=now,
+            )
+        case SetActive():
+            mirror.set_active(db, connection, change.external_id, change.active, now=now)
+        case ForgetUser():
+            mirror.delete_user(db, connection, change.external_id)
+        case PutGroup():
+            mirror.upsert_group(
+                db,
+                connection,
+                change.group_key,
+                name=change.name,
+                parent_key=change.parent_key or None,
+                remote_id=change.remote_id,
+                now=now,
+            )
+        case AddMemberships():
+            mirror.add_memberships(db, connection, change.group_key, change.external_ids)
+        case RemoveMembership():
+            mirror.remove_membership(db, connection, change.group_key, change.external_id)
+        case AddAssignments():
+            mirror.add_assignments(db, connection, change.external_id, change.kind, change.item_ids)
+        case RemoveAssignment():
+            mirror.remove_assignment(
+                db, connection, change.external_id, change.kind, change.item_id
+            )

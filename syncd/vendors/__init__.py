@@ -1,7 +1,9 @@
 """One connector per LMS behind one interface (:mod:`syncd.vendors.base`); never the DB.
 
-``REGISTRY`` is a literal dict: adding a vendor is one module and one line here. The
-contract suite in ``tests/contract`` runs every entry against its simulator.
+``REGISTRY`` is a literal dict and the one place a vendor is named: adding a vendor is one
+module and one line here. Whatever else depends on the vendor (its profile for the plan,
+its match fields, its demo credentials for ``sandbox:`` runs) is asked of the class found
+here. The contract suite in ``tests/contract`` runs every entry against its simulator.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """The one interface every LMS connector implements, and the plain values it speaks in.
 
 A connector is one small class per vendor: declared data on the class (``vendor``,
-``profile``, ``rate``) and a few methods. It turns ops into vendor calls, maps every vendor
-answer to an :class:`Outcome`, and lists what the LMS holds. It never touches the state
-database and never sleeps: pacing lives in the rate-limited transport of ``syncd.http``,
-shared by every connection that uses the same credential.
+``profile``, ``rate``, ``match_fields``, ``sandbox_credentials``) and a handler per op kind
+(:meth:`Connector.handlers`). It lists what the LMS holds. The loop that runs a batch,
+stops it and turns vendor errors into :class:`Outcome` values is :meth:`Connector.execute`,
+written once here so that every vendor stops and answers alike; a vendor writes only its
+own calls. A connector never touches the state database and never sleeps: pacing lives in
+the rate-limited transport of ``syncd.http``, shared by every connection that uses the
+same credential.
 
 Building one::
 
@@ -74,12 +77,23 @@ before the first request, or the vendor would see a burst over its rule.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
+from pydantic import SecretStr
+
+from syncd.errors import (
+    CredentialRefused,
+    Permanent,
+    RateLimited,
+    Retryable,
+    TlsFailure,
+    VendorError,
+)
+from syncd.log import get_logger
 from syncd.plan.ops import Op, Refs
 from syncd.queue.limiter import RateRule
 
@@ -87,6 +101,13 @@ if TYPE_CHECKING:
     from syncd.config import ConnectionConfig
     from syncd.http import HttpClient
     from syncd.plan.model import VendorProfile
+
+log = get_logger("syncd.vendors")
+
+MatchKey = Literal["employee_id", "username", "email"]
+"""What ``connection.match_key`` may name: the person's value compared with an account's."""
+
+OpT = TypeVar("OpT", bound=Op)
 
 
 class Status(StrEnum):
@@ -162,22 +183,28 @@ class RemoteUser:
     """One LMS account as listed for a full reconcile (adoption and drift detection).
 
     ``attrs`` holds the vendor's user fields as plain strings, in the vendor's order;
-    ``username`` and ``email`` are repeated for matching by ``connection.match_key``.
+    ``match_fields`` is the connector's :attr:`Connector.match_fields`, so that matching
+    needs no vendor's field names here. Built by :meth:`Connector.remote_user`.
     """
 
     remote_id: str
-    username: str
-    email: str
     active: bool
-    attrs: Mapping[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str]
+    match_fields: Mapping[MatchKey, str]
 
-    def match_value(self, match_key: str) -> str:
-        """The value a person's ``match_key`` is compared with (employee_id -> vendor field)."""
-        if match_key == "email":
-            return self.email
-        if match_key == "employee_id":
-            return self.attrs.get("ExternalEmployeeId", "") or self.attrs.get("employee_id", "")
-        return self.username
+    def match_value(self, match_key: MatchKey) -> str:
+        """The value a person's ``match_key`` is compared with; empty when the vendor has
+        no field for that key (no account then matches by it)."""
+        name = self.match_fields.get(match_key)
+        return self.attrs.get(name, "") if name else ""
+
+    @property
+    def username(self) -> str:
+        return self.match_value("username")
+
+    @property
+    def email(self) -> str:
+        return self.match_value("email")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,16 +243,63 @@ class ResultRecord:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """The method that runs one op kind; made by :func:`handles`, which checks the pair."""
+
+    kind: str
+    run: Callable[[Any, Refs], Outcome]
+
+
+def handles(op_type: type[OpT], run: Callable[[OpT, Refs], Outcome]) -> Handler:
+    """``run`` runs the ops of ``op_type``: a type checker sees that it takes that op type,
+    which a plain ``{kind: method}`` mapping could not show."""
+    return Handler(op_type.kind, run)
+
+
 class Connector(abc.ABC):
-    """One vendor's API behind syncd's interface; subclasses declare data and a few methods."""
+    """One vendor's API behind syncd's interface; subclasses declare data and handlers."""
 
     vendor: ClassVar[str]
     profile: ClassVar[VendorProfile]
     rate: ClassVar[RateRule]
+    match_fields: ClassVar[Mapping[MatchKey, str]]
+    """Which of the vendor's user fields holds each match key (a key without one matches
+    no account)."""
+    sandbox_credentials: ClassVar[Mapping[str, str]]
+    """Credential name in the configuration -> the simulator's demo credential that fills
+    it in a ``sandbox:`` run."""
+    sandbox_options: ClassVar[Mapping[str, str]] = {}
+    """Option name -> the simulator's demo value that fills it in a ``sandbox:`` run."""
 
     def __init__(self, connection: ConnectionConfig, *, client: HttpClient | None = None) -> None:
         self.connection = connection
         self.client = client if client is not None else self.client_for(connection)
+        self._handlers = _dispatch(self.vendor, self.handlers())
+
+    @classmethod
+    def remote_user(cls, remote_id: str, active: bool, attrs: Mapping[str, str]) -> RemoteUser:
+        """A listed account, matched through this vendor's :attr:`match_fields`."""
+        return RemoteUser(remote_id, active, attrs, cls.match_fields)
+
+    @classmethod
+    def sandbox_connection(
+        cls, connection: ConnectionConfig, demo: Mapping[str, str], base_url: str
+    ) -> ConnectionConfig:
+        """``connection`` aimed at a running simulator at ``base_url`` with its ``demo``
+        credentials (fixed, not secrets), for ``sandbox:`` runs."""
+        credentials = {
+            ours: SecretStr(demo[theirs])
+            for ours, theirs in cls.sandbox_credentials.items()
+            if theirs in demo
+        }
+        options = dict(connection.options)
+        for ours, theirs in cls.sandbox_options.items():
+            options[ours] = demo[theirs]
+        pointed: ConnectionConfig = connection.model_copy(
+            update={"base_url": base_url, "credentials": credentials, "options": options}
+        )
+        return pointed
 
     @classmethod
     def rate_rule(cls, connection: ConnectionConfig) -> RateRule:
@@ -240,8 +314,83 @@ class Connector(abc.ABC):
         """An HTTP client with the vendor's auth, paced by the credential's shared limiter."""
 
     @abc.abstractmethod
+    def handlers(self) -> Iterable[Handler]:
+        """The handler of each op kind this vendor runs (see :func:`handles`).
+
+        A handler returns the op's ``done`` Outcome, or raises a ``VendorError`` that
+        :meth:`execute` turns into the Outcome; a ``Conflict`` it can resolve (adoption) it
+        resolves itself."""
+
+    def refuses_the_key(self, exc: VendorError) -> bool:
+        """Whether ``exc`` refuses the credential itself rather than one op (every op would
+        get it, so the drain stops). The transport already raises ``CredentialRefused`` for
+        a 401; a vendor whose other answers can mean the same says so here."""
+        return False
+
     def execute(self, batch: Sequence[Op], refs: Refs) -> Iterator[Outcome]:
-        """Run the ops in order; yield one Outcome per op (see the module docstring)."""
+        """Run the ops in order; yield one Outcome per op (see the module docstring).
+
+        After a rate-limit answer the rest of the batch is not attempted (retry, no call):
+        the credential is paused and every further request would be refused too. A refused
+        key or TLS failure raises, leaving the rest without an Outcome (the drain stops).
+        """
+        halted: RateLimited | None = None
+        for op in batch:
+            if halted is not None:
+                yield self._not_attempted(op, halted)
+                continue
+            before = self.client.calls.total
+            try:
+                outcome = self._run(op, refs)
+            except RateLimited as exc:
+                halted = exc
+                outcome = self._failed(op, exc, before)
+            except (CredentialRefused, TlsFailure):
+                raise
+            except VendorError as exc:
+                if self.refuses_the_key(exc):
+                    raise CredentialRefused(exc.message, status=exc.status) from None
+                outcome = self._failed(op, exc, before)
+            log.debug(
+                "connector.op",
+                vendor=self.vendor,
+                key=op.key,
+                status=str(outcome.status),
+                calls=outcome.calls,
+            )
+            yield outcome
+
+    def _run(self, op: Op, refs: Refs) -> Outcome:
+        handler = self._handlers.get(op.kind)
+        if handler is None:
+            raise Permanent(f"{self.vendor}: no support for `{op.kind}` ops", kind=op.kind)
+        return handler(op, refs)
+
+    def _not_attempted(self, op: Op, halted: RateLimited) -> Outcome:
+        wait = self.client.limiter.paused_for() if self.client.limiter else None
+        return Outcome.retry(
+            op,
+            f"not attempted: {halted.message}",
+            calls=0,
+            retry_after=wait or halted.retry_after,
+            attempted=False,
+        )
+
+    def _failed(self, op: Op, exc: VendorError, before: int) -> Outcome:
+        calls = self.calls_since(before)
+        if isinstance(exc, Retryable):
+            return Outcome.retry(
+                op,
+                exc.message,
+                calls=calls,
+                retry_after=exc.retry_after,
+                rate_limited=isinstance(exc, RateLimited),
+            )
+        return Outcome.dead(op, exc.message, calls=calls)
+
+    def calls_since(self, before: int) -> int:
+        """Requests this connector's client sent since ``client.calls.total`` was ``before``."""
+        return self.client.calls.total - before
 
     @abc.abstractmethod
     def list_users(self) -> Iterator[RemoteUser]:
@@ -278,3 +427,15 @@ class Connector(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _dispatch(
+    vendor: str, handlers: Iterable[Handler]
+) -> dict[str, Callable[[Any, Refs], Outcome]]:
+    """Op kind -> handler; two handlers for one kind is a bug in the connector."""
+    table: dict[str, Callable[[Any, Refs], Outcome]] = {}
+    for handler in handlers:
+        if handler.kind in table:
+            raise TypeError(f"{vendor}: two handlers for `{handler.kind}` ops")
+        table[handler.kind] = handler.run
+    return table

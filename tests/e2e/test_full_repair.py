@@ -192,7 +192,7 @@ def test_a_dry_run_shows_the_repairs_and_changes_neither_the_lms_nor_the_mirror(
     believed = mirror(setup.db_url)
     mark = setup.log_mark()
     proc = setup.reconcile("--full", "--dry-run")
-    assert proc.returncode == 0, result(proc)
+    assert proc.returncode == 2, result(proc)
     assert "would repair: 1 membership re-added" in proc.stdout, result(proc)
     assert setup.writes_since(mark) == []
     assert mirror(setup.db_url) == believed, "a dry run records no correction"

@@ -182,7 +182,7 @@ def test_a_dry_run_never_writes_the_account_file(folder: Folder) -> None:
     folder.export(company(10))
     for args in (("--dry-run",), ("--dry-run", "--full")):
         dry = folder.run("reconcile", *args)
-        assert dry.returncode == 0, shown(dry)
+        assert dry.returncode == 2, shown(dry)
         assert "create_user" in dry.stdout, shown(dry)
         after = (folder.account.read_bytes(), folder.account.stat().st_mtime_ns)
         assert after == before, f"reconcile {' '.join(args)} wrote the account file"
@@ -191,7 +191,7 @@ def test_a_dry_run_never_writes_the_account_file(folder: Folder) -> None:
 def test_a_dry_run_without_an_account_file_creates_none(folder: Folder) -> None:
     folder.export(company(8))
     dry = folder.run("reconcile", "--dry-run")
-    assert dry.returncode == 0, shown(dry)
+    assert dry.returncode == 2, shown(dry)
     assert "create_user" in dry.stdout
     assert not folder.account.exists()
     assert not folder.account.with_name(folder.account.name + ".partial").exists()
@@ -221,7 +221,7 @@ def test_a_lost_account_file_is_said_plainly_and_never_in_sync(folder: Folder) -
     as_json = folder.run("plan", "--format", "json")
     assert warning in " ".join(json.loads(as_json.stdout)["warnings"]), shown(as_json)
     dry = folder.run("reconcile", "--dry-run")
-    assert dry.returncode == 0, shown(dry)
+    assert dry.returncode == 2, shown(dry)
     assert warning in said(dry) and "create_user" in dry.stdout, shown(dry)
     assert not folder.account.exists(), "a dry run makes no account file"
     real = folder.run("reconcile")

@@ -69,7 +69,7 @@ def test_stage_does_not_reach_into_later_stages(folder, forbidden):
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize("module", ["syncd.cli", "syncd.planning"])
+@pytest.mark.parametrize("module", ["syncd.cli", "syncd.pipeline.plan"])
 def test_command_line_and_plan_stage_load_without_pandas_or_arrow(module):
     """`syncd plan` starts reading the state database before pandas and Arrow load (a
     third of a second of its critical path), and `syncd --help` never loads them."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -48,6 +49,17 @@ _GATEWAY_PAGE = "<html><head><title>{status}</title></head><body><h1>{status}</h
 _GATEWAY_TITLES = {502: "502 Bad Gateway", 504: "504 Gateway Time-out"}
 
 
+@dataclass(frozen=True)
+class _Defaults:
+    """The settings the simulator was created with, which ``reset`` restores."""
+
+    clients: Mapping[str, str]
+    sub_accounts: tuple[str, ...]
+    hierarchy: tuple[str, ...]
+    page_size: int
+    token_lifetime_seconds: float
+
+
 class EnableySimulator:
     """In-memory Enabley account behind the documented ``/api/...`` endpoints."""
 
@@ -68,18 +80,18 @@ class EnableySimulator:
     ) -> None:
         if clients is not None and not clients:
             raise ValueError("clients must hold at least one client key and secret")
-        self._defaults = {
-            "clients": dict(clients or DEFAULT_CLIENTS),
-            "sub_accounts": list(sub_accounts),
-            "hierarchy": list(hierarchy),
-            "page_size": page_size,
-            "token_lifetime_seconds": token_lifetime_seconds,
-        }
+        self._defaults = _Defaults(
+            clients=dict(clients or DEFAULT_CLIENTS),
+            sub_accounts=tuple(sub_accounts),
+            hierarchy=tuple(hierarchy),
+            page_size=page_size,
+            token_lifetime_seconds=token_lifetime_seconds,
+        )
         self.account = Account(clock_source=clock)
         self.issuer = TokenIssuer(self.account, lifetime_seconds=token_lifetime_seconds)
         self.paginator = Paginator(page_size)
         self.reset()
-        first_key, first_secret = next(iter(self._defaults["clients"].items()))
+        first_key, first_secret = next(iter(self._defaults.clients.items()))
         self.credentials: Mapping[str, str] = {"clientKey": first_key, "secret": first_secret}
         context = Context(account=self.account, issuer=self.issuer, paginator=self.paginator)
         self.routes: list[BaseRoute] = [
@@ -124,13 +136,13 @@ class EnableySimulator:
         account = self.account
         with account.lock:
             account.clear()
-            account.clients = dict(self._defaults["clients"])
-            account.sub_accounts = list(self._defaults["sub_accounts"])
-            account.hierarchy = list(self._defaults["hierarchy"])
+            account.clients = dict(self._defaults.clients)
+            account.sub_accounts = list(self._defaults.sub_accounts)
+            account.hierarchy = list(self._defaults.hierarchy)
             account.clock_offset = 0.0
         self.paginator.clear()
-        self.paginator.page_size = int(self._defaults["page_size"])
-        self.issuer.lifetime_seconds = float(self._defaults["token_lifetime_seconds"])
+        self.paginator.page_size = self._defaults.page_size
+        self.issuer.lifetime_seconds = self._defaults.token_lifetime_seconds
 
     async def _activity(self, request: Request) -> Response:
         try:

@@ -253,14 +253,14 @@ def _apply(store: Store, keys: dict[str, str], plan: dict[str, Any]) -> dict[str
         if entry.get("created"):
             user.created = user.updated = to_datetime(entry["created"], is_json=False) or now
         for name in entry.get("teams", []):
-            team = store.team_by_name(name)
-            assert team is not None
-            store.add_member(team, user)
+            joined = store.team_by_name(name)
+            assert joined is not None
+            store.add_member(joined, user)
         for name in entry.get("leader_of", []):
-            team = store.team_by_name(name)
-            assert team is not None
-            store.add_member(team, user)
-            membership = store.membership(team.id, user.id)
+            led = store.team_by_name(name)
+            assert led is not None
+            store.add_member(led, user)
+            membership = store.membership(led.id, user.id)
             assert membership is not None
             membership.leader = True
         for code in entry.get("courses", []):

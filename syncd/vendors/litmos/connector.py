@@ -33,22 +33,14 @@ asks new users for a new password unless true, e.g. with SSO), ``access_level`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 from xml.etree.ElementTree import ParseError
 
 from syncd.config import ConnectionConfig
-from syncd.errors import (
-    Conflict,
-    CredentialRefused,
-    Permanent,
-    RateLimited,
-    Retryable,
-    TlsFailure,
-    VendorError,
-)
+from syncd.errors import Conflict, Permanent, Retryable, VendorError
 from syncd.http import HttpClient, Response, build_client
 from syncd.log import get_logger
 from syncd.plan import ops
@@ -57,11 +49,14 @@ from syncd.plan.ops import Op, Refs
 from syncd.queue.limiter import RateRule, limiter_for
 from syncd.vendors.base import (
     Connector,
+    Handler,
+    MatchKey,
     Outcome,
     RemoteGroup,
     RemoteUser,
     ResultRecord,
     Window,
+    handles,
 )
 from syncd.vendors.litmos import wire
 from syncd.vendors.litmos.profile import PROFILE
@@ -92,6 +87,13 @@ class LitmosConnector(Connector):
     rate: ClassVar[RateRule] = RateRule(requests=100, per_seconds=60)
     rate_limit_statuses: ClassVar[tuple[int, ...]] = (429, 503)
     """Litmos answers "too fast" with 503 (documented); 429 in case it ever adopts it."""
+    match_fields: ClassVar[Mapping[MatchKey, str]] = {
+        "username": "UserName",
+        "email": "Email",
+        "employee_id": "ExternalEmployeeId",
+    }
+    sandbox_credentials: ClassVar[Mapping[str, str]] = {"api_key": "apikey"}
+    sandbox_options: ClassVar[Mapping[str, str]] = {"source": "source"}
 
     def __init__(self, connection: ConnectionConfig, *, client: HttpClient | None = None) -> None:
         super().__init__(connection, client=client)
@@ -101,23 +103,6 @@ class LitmosConnector(Connector):
         self.access_level = str(options.get("access_level", "Learner"))
         self.time_zone = str(options.get("time_zone", ""))
         self.page_size = max(1, min(int(options.get("page_size", 1000)), 1000))
-        self._handlers: Mapping[str, Callable[[Any, Refs], Outcome]] = {
-            ops.CreateUser.kind: self._create_user,
-            ops.LinkUser.kind: self._link_user,
-            ops.UpdateUser.kind: self._update_user,
-            ops.DeactivateUser.kind: self._deactivate_user,
-            ops.ReactivateUser.kind: self._reactivate_user,
-            ops.DeleteUser.kind: self._delete_user,
-            ops.CreateGroup.kind: self._create_group,
-            ops.LinkGroup.kind: self._link_group,
-            ops.UpdateGroup.kind: self._update_group,
-            ops.AddMembers.kind: self._add_members,
-            ops.RemoveMember.kind: self._remove_member,
-            ops.AssignCourses.kind: self._assign_courses,
-            ops.AssignLearningPaths.kind: self._assign_learning_paths,
-            ops.UnassignCourse.kind: self._unassign_course,
-            ops.UnassignLearningPath.kind: self._unassign_learning_path,
-        }
 
     @classmethod
     def client_for(cls, connection: ConnectionConfig) -> HttpClient:
@@ -135,53 +120,32 @@ class LitmosConnector(Connector):
             rate_limit_statuses=cls.rate_limit_statuses,
         )
 
-    # ----------------------------------------------------------------------- execute
+    # ----------------------------------------------------------------------- ops
 
-    def execute(self, batch: Sequence[Op], refs: Refs) -> Iterator[Outcome]:
-        halted: RateLimited | None = None
-        for op in batch:
-            if halted is not None:
-                wait = self.client.limiter.paused_for() if self.client.limiter else None
-                yield Outcome.retry(
-                    op,
-                    f"not attempted: {halted.message}",
-                    calls=0,
-                    retry_after=wait or halted.retry_after,
-                    attempted=False,
-                )
-                continue
-            before = self.client.calls.total
-            try:
-                handler = self._handlers.get(op.kind)
-                if handler is None:
-                    raise Permanent(f"litmos: no support for `{op.kind}` ops", kind=op.kind)
-                outcome = handler(op, refs)
-            except RateLimited as exc:
-                halted = exc
-                outcome = self._failed(op, exc, before)
-            except (CredentialRefused, TlsFailure):
-                raise
-            except VendorError as exc:
-                if _refuses_the_key(exc):
-                    raise CredentialRefused(exc.message, status=exc.status) from None
-                outcome = self._failed(op, exc, before)
-            log.debug("litmos.op", key=op.key, status=str(outcome.status), calls=outcome.calls)
-            yield outcome
+    def handlers(self) -> Iterable[Handler]:
+        return (
+            handles(ops.CreateUser, self._create_user),
+            handles(ops.LinkUser, self._link_user),
+            handles(ops.UpdateUser, self._update_user),
+            handles(ops.DeactivateUser, self._deactivate_user),
+            handles(ops.ReactivateUser, self._reactivate_user),
+            handles(ops.DeleteUser, self._delete_user),
+            handles(ops.CreateGroup, self._create_group),
+            handles(ops.LinkGroup, self._link_group),
+            handles(ops.UpdateGroup, self._update_group),
+            handles(ops.AddMembers, self._add_members),
+            handles(ops.RemoveMember, self._remove_member),
+            handles(ops.AssignCourses, self._assign_courses),
+            handles(ops.AssignLearningPaths, self._assign_learning_paths),
+            handles(ops.UnassignCourse, self._unassign_course),
+            handles(ops.UnassignLearningPath, self._unassign_learning_path),
+        )
 
-    def _failed(self, op: Op, exc: VendorError, before: int) -> Outcome:
-        calls = self.client.calls.total - before
-        if isinstance(exc, Retryable):
-            return Outcome.retry(
-                op,
-                exc.message,
-                calls=calls,
-                retry_after=exc.retry_after,
-                rate_limited=isinstance(exc, RateLimited),
-            )
-        return Outcome.dead(op, exc.message, calls=calls)
-
-    def _calls(self, before: int) -> int:
-        return self.client.calls.total - before
+    def refuses_the_key(self, exc: VendorError) -> bool:
+        """Litmos' 403 for the key itself ("check your API key", "not the proper
+        permissions" of its access level), as opposed to a 403 about one object."""
+        reason = str(exc.fields.get("reason", "")).lower()
+        return exc.status == 403 and ("api key" in reason or "proper permissions" in reason)
 
     # ----------------------------------------------------------------------- requests
 
@@ -281,7 +245,7 @@ class LitmosConnector(Connector):
             log.info("litmos.adopted_user", external_id=op.external_id, remote_id=remote_id)
             return Outcome.done(
                 op,
-                calls=self._calls(before),
+                calls=self.calls_since(before),
                 remote_id=remote_id,
                 adopted=True,
                 detail={"attrs": attrs, "active": op.active},
@@ -291,7 +255,7 @@ class LitmosConnector(Connector):
             raise Retryable("litmos: POST /users answered without the new user's Id")
         return Outcome.done(
             op,
-            calls=self._calls(before),
+            calls=self.calls_since(before),
             remote_id=remote_id,
             detail={"attrs": attrs, "active": op.active},
         )
@@ -358,14 +322,14 @@ class LitmosConnector(Connector):
         }
         if pending:
             self._put_user(user, pending)
-        return Outcome.done(op, calls=self._calls(before), detail={"attrs": changes})
+        return Outcome.done(op, calls=self.calls_since(before), detail={"attrs": changes})
 
     def _set_active(self, op: Op, external_id: str, refs: Refs, active: bool) -> Outcome:
         before = self.client.calls.total
         user = self._read_user(self._user_ref(external_id, refs))
         if not wire.same_value("Active", user.get("Active"), wire.as_text(active)):
             self._put_user(user, {"Active": wire.as_text(active)})
-        return Outcome.done(op, calls=self._calls(before), detail={"active": active})
+        return Outcome.done(op, calls=self.calls_since(before), detail={"active": active})
 
     def _deactivate_user(self, op: ops.DeactivateUser, refs: Refs) -> Outcome:
         return self._set_active(op, op.external_id, refs, False)
@@ -377,7 +341,7 @@ class LitmosConnector(Connector):
         before = self.client.calls.total
         remote_id = self._user_ref(op.external_id, refs)
         self._remove(f"/users/{quote(remote_id, safe='')}")
-        return Outcome.done(op, calls=self._calls(before), detail={"deleted": True})
+        return Outcome.done(op, calls=self.calls_since(before), detail={"deleted": True})
 
     # ----------------------------------------------------------------------- teams
 
@@ -401,12 +365,12 @@ class LitmosConnector(Connector):
                 ) from None
             log.info("litmos.adopted_team", group_key=op.group_key, remote_id=remote_id)
             return Outcome.done(
-                op, calls=self._calls(before), remote_id=remote_id, adopted=True, detail=detail
+                op, calls=self.calls_since(before), remote_id=remote_id, adopted=True, detail=detail
             )
         remote_id = wire.as_text(created.get("Id"))
         if not remote_id:
             raise Retryable(f"litmos: POST {path} answered without the new team's Id")
-        return Outcome.done(op, calls=self._calls(before), remote_id=remote_id, detail=detail)
+        return Outcome.done(op, calls=self.calls_since(before), remote_id=remote_id, detail=detail)
 
     def _link_group(self, op: ops.LinkGroup, refs: Refs) -> Outcome:
         parent = refs.groups.get(op.parent_key, "") if op.parent_key else ""
@@ -446,7 +410,7 @@ class LitmosConnector(Connector):
             body.update(wanted)
             self._send("PUT", path, body)
         return Outcome.done(
-            op, calls=self._calls(before), detail={"name": op.name, "parent_remote_id": parent}
+            op, calls=self.calls_since(before), detail={"name": op.name, "parent_remote_id": parent}
         )
 
     def _add_members(self, op: ops.AddMembers, refs: Refs) -> Outcome:
@@ -455,7 +419,9 @@ class LitmosConnector(Connector):
         members = [{"Id": self._user_ref(x, refs)} for x in op.external_ids]
         if members:
             self._send("POST", f"/teams/{quote(team, safe='')}/users", members, self._sendmessage())
-        return Outcome.done(op, calls=self._calls(before), detail={"added": list(op.external_ids)})
+        return Outcome.done(
+            op, calls=self.calls_since(before), detail={"added": list(op.external_ids)}
+        )
 
     def _remove_member(self, op: ops.RemoveMember, refs: Refs) -> Outcome:
         before = self.client.calls.total
@@ -463,7 +429,7 @@ class LitmosConnector(Connector):
         user = self._user_ref(op.external_id, refs)
         # 404: "no team with this id, or no user with this id" -- not a member either way.
         self._remove(f"/teams/{quote(team, safe='')}/users/{quote(user, safe='')}")
-        return Outcome.done(op, calls=self._calls(before), detail={"removed": op.external_id})
+        return Outcome.done(op, calls=self.calls_since(before), detail={"removed": op.external_id})
 
     # ----------------------------------------------------------------------- assignments
 
@@ -473,7 +439,7 @@ class LitmosConnector(Connector):
         if ids:
             body = [{"Id": item} for item in ids]
             self._send("POST", f"/users/{quote(user, safe='')}/{what}", body, self._sendmessage())
-        return self._calls(before)
+        return self.calls_since(before)
 
     def _assign_courses(self, op: ops.AssignCourses, refs: Refs) -> Outcome:
         calls = self._assign(op, op.external_id, "courses", op.course_ids, refs)
@@ -490,7 +456,7 @@ class LitmosConnector(Connector):
         before = self.client.calls.total
         user = self._user_ref(external_id, refs)
         self._remove(f"/users/{quote(user, safe='')}/{what}/{quote(item, safe='')}")
-        return self._calls(before)
+        return self.calls_since(before)
 
     def _unassign_course(self, op: ops.UnassignCourse, refs: Refs) -> Outcome:
         calls = self._unassign(op.external_id, "courses", op.course_id, refs)
@@ -526,12 +492,8 @@ class LitmosConnector(Connector):
         """Full profiles from ``/users/details`` (``/users`` gives only seven fields)."""
         for item in self._pages("/users/details", {}, what="users"):
             attrs = wire.public_attrs(item)
-            yield RemoteUser(
-                remote_id=attrs.get("Id", ""),
-                username=attrs.get("UserName", ""),
-                email=attrs.get("Email", ""),
-                active=wire.as_bool(item.get("Active", False)),
-                attrs=attrs,
+            yield self.remote_user(
+                attrs.get("Id", ""), wire.as_bool(item.get("Active", False)), attrs
             )
 
     def list_groups(self) -> Iterator[RemoteGroup]:
@@ -578,13 +540,6 @@ class LitmosConnector(Connector):
         path = f"/{what}/{quote(item_id, safe='')}/users"
         for item in self._pages(path, {}, what=f"{kind} holders"):
             yield wire.as_text(item.get("Id"))
-
-
-def _refuses_the_key(exc: VendorError) -> bool:
-    """Litmos' 403 for the key itself ("check your API key", "not the proper permissions"
-    of its access level), as opposed to a 403 about one object: every op would get it."""
-    reason = str(exc.fields.get("reason", "")).lower()
-    return exc.status == 403 and ("api key" in reason or "proper permissions" in reason)
 
 
 def _item_key(item: Mapping[str, Any]) -> Hashable:

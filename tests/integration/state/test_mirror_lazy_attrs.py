@@ -7,6 +7,7 @@ exactly the one a fully loaded mirror gives, and a cell left out must never be r
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -130,21 +131,33 @@ def test_with_a_listing_every_users_attrs_are_needed(stored):
     assert attrs_needed(desired, lazy.users, listed).tolist() == list(range(len(lazy.users)))
 
 
-def test_the_diff_reuses_the_pairing_only_for_the_same_users(stored):
+def test_the_diff_takes_the_pairing_only_for_the_same_users(stored):
     """``syncd plan`` pairs people with the lazy mirror, then diffs the completed one."""
     with session_factory(stored)() as session:
         full = mirror.load_mirror(session, "lm")
         lazy = mirror.load_mirror(session, "lm", attrs=False)
         desired = desire(roster(NEXT), CONN, LITMOS_LIKE, today=TODAY, name="lm")
-        rows = attrs_needed(desired, lazy.users, None)
+        first = pair(desired, lazy.users)
+        rows = attrs_needed(desired, lazy.users, None, first)
         completed = mirror.with_user_attrs(session, "lm", lazy, rows)
-    first = pair(desired, lazy.users)
-    assert pair(desired, completed.users) is first
-    plan = build_plan(None, CONN, LITMOS_LIKE, completed, today=TODAY, name="lm", desired=desired)
+    assert first.fits(desired, completed.users)
+    plan = build_plan(
+        None, CONN, LITMOS_LIKE, completed, today=TODAY, name="lm", desired=desired, pairing=first
+    )
     assert plan.ops == _plan(NEXT, full).ops
     hashes = completed.users["attrs_hash"].tolist()
     hashes[0] = "0"
     edited = completed.users.assign(attrs_hash=pd.Series(hashes, dtype="str"))
-    again = pair(desired, edited)
-    assert again is not first
-    assert again.same.sum() == first.same.sum() - 1
+    assert not first.fits(desired, edited)
+    with pytest.raises(ValueError, match="pairing was made for another"):
+        build_plan(
+            None,
+            CONN,
+            LITMOS_LIKE,
+            dataclasses.replace(completed, users=edited),
+            today=TODAY,
+            name="lm",
+            desired=desired,
+            pairing=first,
+        )
+    assert pair(desired, edited).same.sum() == first.same.sum() - 1

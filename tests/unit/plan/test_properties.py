@@ -195,7 +195,7 @@ def test_plans_lead_to_the_desired_state(
         shuffled = build_plan(
             roster(rows[::-1], rejected_keys=rejected), config, PROFILE, mirror, today=TODAY
         )
-        # A mirror without what the first plan kept in ``mirror.memo`` plans the same.
+        # A mirror made anew from the same frames plans the same.
         unprepared = Mirror(mirror.users, mirror.groups, mirror.memberships, mirror.assignments)
         fresh = build_plan(data, config, PROFILE, unprepared, today=TODAY)
         for other in (twice, shuffled, fresh):

@@ -13,7 +13,7 @@ from plan_testkit import LITMOS_LIKE, connection, person, roster
 from syncd.plan import Listing, Mirror, Plan, apply, build_plan, desire
 from syncd.plan import diff as diff_module
 from syncd.plan.desired import Desired
-from syncd.plan.diff import compare_sets_ahead
+from syncd.plan.diff import compare_sets, index_mirror
 from syncd.plan.ops import (
     AddMembers,
     AssignCourses,
@@ -31,6 +31,7 @@ from syncd.plan.ops import (
     UpdateGroup,
     UpdateUser,
 )
+from syncd.plan.users import pair
 
 TODAY = date(2024, 6, 1)
 RULES = [
@@ -439,34 +440,38 @@ def test_a_set_comparison_started_ahead_is_taken_once_and_only_for_its_own_desir
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`syncd plan` starts comparing memberships and courses while it fetches fields; the
-    diff must then give exactly the plan it gives alone, and never take a comparison made
-    for another desired state."""
+    diff must then give exactly the plan it gives alone, and refuse a comparison made for
+    another desired state."""
     before = [person(f"E{i}", department=("Sales" if i % 2 else "Support")) for i in range(12)]
     after = [person("E1"), *before[2:], person("E99", department="Sales")]
     mirror = synced(before)
     conn = connection(rules=RULES, deprovision={"unassign_courses": True})
 
-    def planned(desired: Desired, on: Mirror) -> Plan:
-        return build_plan(None, conn, LITMOS_LIKE, on, today=TODAY, name="main", desired=desired)
+    def planned(desired: Desired, on: Mirror, **ahead: Any) -> Plan:
+        return build_plan(
+            None, conn, LITMOS_LIKE, on, today=TODAY, name="main", desired=desired, **ahead
+        )
 
     alone = planned(desire(roster(after), conn, LITMOS_LIKE, today=TODAY), mirror)
     for kind in (AddMembers, RemoveMember, AssignCourses, UnassignCourse):
         assert of(alone, kind), kind
     calls: list[int] = []
-    real = diff_module._compare_sets
+    real = diff_module.compare_sets
 
     def counted(*args: Any) -> Any:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(diff_module, "_compare_sets", counted)
+    monkeypatch.setattr(diff_module, "compare_sets", counted)
     desired = desire(roster(after), conn, LITMOS_LIKE, today=TODAY)
+    index = index_mirror(mirror)
+    known = pair(desired, mirror.users).user_rows(len(mirror.users))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        compare_sets_ahead(desired, mirror, pool)
-        ahead = planned(desired, mirror)
-        assert "compared" not in mirror.memo and len(calls) == 1, "taken, not redone"
-        compare_sets_ahead(desire(roster(before), conn, LITMOS_LIKE, today=TODAY), mirror, pool)
-        mirror.memo["compared"][2].result()  # done, so that it counts (else it is cancelled)
-        other = planned(desired, mirror)
-    assert len(calls) == 3, "a comparison for another desired state is not taken"
-    assert ahead.ops == other.ops == alone.ops
+        started = pool.submit(compare_sets, desired, mirror, index, known)
+        ahead = planned(desired, mirror, index=index, compared=started, executor=pool)
+        assert not calls, "taken, not redone"
+        other = desire(roster(before), conn, LITMOS_LIKE, today=TODAY)
+        stale = pool.submit(compare_sets, other, mirror, index, known)
+        with pytest.raises(ValueError, match="another desired state"):
+            planned(desired, mirror, index=index, compared=stale)
+    assert ahead.ops == alone.ops

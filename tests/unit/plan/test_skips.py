@@ -16,9 +16,9 @@ import pytest
 from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.errors import ExitCode
+from syncd.pipeline.plan import exit_code
 from syncd.plan import Mirror, Plan, apply, build_plan
 from syncd.plan.ops import CreateUser, UpdateUser
-from syncd.planning import exit_code
 from syncd.vendors import litmos
 
 TODAY = date(2024, 6, 1)

@@ -10,7 +10,7 @@ from syncd.plan.model import VendorProfile
 from syncd.plan.ops import CreateUser
 from syncd.queue.limiter import RateRule, forget_limiters
 from syncd.vendors import REGISTRY, connect, connector_class, profile
-from syncd.vendors.base import Outcome, RemoteUser, Status
+from syncd.vendors.base import Outcome, Status
 from syncd.vendors.litmos import PROFILE, LitmosConnector, wire
 
 OP = CreateUser(external_id="E1", match_value="a@x.test", attrs=(("UserName", "a@x.test"),))
@@ -44,7 +44,9 @@ def test_litmos_profile_fields_are_in_wire_order_and_costs_match_the_calls_made(
 
 
 def test_remote_user_match_values():
-    user = RemoteUser("R", "u@x.test", "e@x.test", True, {"ExternalEmployeeId": "E7"})
+    attrs = {"UserName": "u@x.test", "Email": "e@x.test", "ExternalEmployeeId": "E7"}
+    user = LitmosConnector.remote_user("R", True, attrs)
+    assert (user.username, user.email) == ("u@x.test", "e@x.test")
     assert user.match_value("username") == "u@x.test"
     assert user.match_value("email") == "e@x.test"
     assert user.match_value("employee_id") == "E7"

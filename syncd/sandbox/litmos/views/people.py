@@ -144,7 +144,7 @@ def user_profile(store: Store, user: User) -> dict[str, Any]:
 
 def user_item(user: User) -> dict[str, Any]:
     """A user in a list (``/users``, team members): the short form."""
-    record = {"Id": user.id}
+    record: dict[str, Any] = {"Id": user.id}
     record.update({name: user.fields.get(name) for name in USER_ITEM[1:]})
     return record
 

@@ -7,34 +7,36 @@ with its safeguards. Exit codes (``syncd.errors.ExitCode``): 0 in sync, 2 change
 3 refused by a safeguard, 6 nothing to send but people skipped, 1 error (with several
 connections: the most serious of them).
 
-Whole-process time is the measure (benchmarks/plan.py), so the order of work is chosen:
+Whole-process time is the measure (benchmarks/plan.py), so the work overlaps where it
+can, on one executor:
 
 - the state database is read in a second thread, without the users' fields, of which only
-  the few the diff compares are fetched afterwards (see :class:`_State`);
+  the few the diff compares are fetched afterwards (see :class:`_State`); that thread also
+  indexes each mirror (:func:`~syncd.plan.diff.index_mirror`);
 - that thread starts before pandas, Arrow and the plan are imported: this module imports
   SQLAlchemy only, and imports the rest inside :func:`plan_connections` once the queries
-  run (a third of a second the database spends answering meanwhile);
-- once the desired states are known, the same thread compares the memberships and
-  assignments (:func:`~syncd.plan.diff.compare_sets_ahead`) while the fields are fetched
-  and the users diffed;
-- glibc keeps freed memory for reuse (:func:`_reuse_freed_memory`), and Python's cyclic
-  garbage collector waits until the plan is made (:func:`_collector_paused`);
+  run;
+- the desired state's row hashes are computed there while the rules are evaluated;
+- once the desired states are known, the memberships and assignments are compared there
+  (:func:`~syncd.plan.diff.compare_sets`) while the fields are fetched and the users
+  diffed;
 - alembic is never imported.
+
+Everything computed ahead is handed to the plan as a value, which refuses it when it was
+made from other inputs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 from collections.abc import Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncd.config import Config, ConnectionConfig
+from syncd.config import SANDBOX_URL, Config, ConnectionConfig
 from syncd.errors import ConfigError, ExitCode, StateError
 from syncd.state import mirror_query
 from syncd.state.db import (
@@ -43,8 +45,8 @@ from syncd.state.db import (
     create_engine_for,
     masked,
     normalise_url,
+    read_session,
     recorded_revision,
-    session_factory,
     shipped_head,
     sqlite_path,
 )
@@ -53,6 +55,8 @@ from syncd.state.runs import previous_rows
 if TYPE_CHECKING:
     from syncd.plan import Mirror, Plan
     from syncd.plan.desired import Desired
+    from syncd.plan.diff import ComparedSets, MirrorIndex
+    from syncd.plan.users import Pairing
 
 EXIT_IN_SYNC, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED, EXIT_SKIPPED = (
     ExitCode.OK,
@@ -85,6 +89,17 @@ class Planned:
     rate: Any
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """One connection's mirror as read, with what was worked out from it ahead."""
+
+    mirror: Mirror
+    previous: int | None
+    index: MirrorIndex | None = None
+    pairing: Pairing | None = None
+    compared: Future[ComparedSets] | None = None
+
+
 def _sqlite_file_missing(url: str) -> bool:
     """A SQLite state file that does not exist yet: plan against an empty mirror."""
     if not url.startswith("sqlite"):
@@ -101,8 +116,8 @@ class _State:
     last accepted export; :meth:`complete` (once the desired states are known) fetches the
     ``attrs`` of the few users the diff will compare field by field
     (:func:`~syncd.plan.users.attrs_needed`). The session stays open in between so both
-    steps see one snapshot: SQLite's transaction (syncd begins them explicitly) does that,
-    PostgreSQL is asked for REPEATABLE READ. Read-only: a database syncd never upgraded is
+    steps see one snapshot: a read transaction (:func:`~syncd.state.db.read_session`),
+    which never holds off a worker writing meanwhile. Read-only: a database syncd never upgraded is
     an empty mirror, one at another schema revision is an error (nothing is migrated). The
     revision is read with plain SQL, so this command never imports alembic.
     """
@@ -112,7 +127,7 @@ class _State:
         self.connections = connections
         self.engine: Engine | None = None
         self.session: Session | None = None
-        self.loaded: dict[str, tuple[Mirror, int | None]] = {}
+        self.loaded: dict[str, _Loaded] = {}
 
     def load(self) -> None:
         url = self.config.state.url
@@ -128,9 +143,7 @@ class _State:
                 f"database at {masked(engine)} is at revision {revision}, this syncd needs "
                 f"{head}: run `syncd db upgrade` (or upgrade syncd, if the database is newer)"
             )
-        self.session = session = session_factory(engine)()
-        if engine.dialect.name == "postgresql":
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        self.session = session = read_session(engine)
         fetched = {
             name: (
                 mirror_query.fetch_all(session, name, attrs=False),
@@ -139,32 +152,35 @@ class _State:
             for name, conn in self.connections.items()
         }
         from syncd.plan import Mirror
-        from syncd.plan.diff import prepare
+        from syncd.plan.diff import index_mirror
         from syncd.state.mirror import mirror_frames
 
         for name, (tables, previous) in fetched.items():
             mirror = Mirror(**mirror_frames(tables))
-            prepare(mirror)
-            self.loaded[name] = (mirror, previous)
+            self.loaded[name] = _Loaded(mirror, previous, index_mirror(mirror))
 
-    def complete(
-        self, desired: dict[str, Desired], pool: Executor
-    ) -> dict[str, tuple[Mirror, int | None]]:
+    def complete(self, desired: dict[str, Desired], pool: Executor) -> dict[str, _Loaded]:
         """Fetch the fields the diffs will compare; meanwhile ``pool`` compares each
         connection's memberships and assignments (which need no fields)."""
         from syncd.plan import Mirror
-        from syncd.plan.diff import compare_sets_ahead
-        from syncd.plan.users import attrs_needed
+        from syncd.plan.diff import compare_sets
+        from syncd.plan.users import attrs_needed, pair
         from syncd.state.mirror import with_user_attrs
 
         for name in self.connections:
-            self.loaded.setdefault(name, (Mirror.empty(), None))
+            self.loaded.setdefault(name, _Loaded(Mirror.empty(), None))
         if self.session is None:
             return self.loaded
-        for name, (mirror, previous) in self.loaded.items():
-            rows = attrs_needed(desired[name], mirror.users, None)
-            compare_sets_ahead(desired[name], mirror, pool)
-            self.loaded[name] = (with_user_attrs(self.session, name, mirror, rows), previous)
+        for name, loaded in self.loaded.items():
+            mirror, index = loaded.mirror, loaded.index
+            if index is None:
+                continue
+            pairing = pair(desired[name], mirror.users)
+            rows = attrs_needed(desired[name], mirror.users, None, pairing)
+            known = pairing.user_rows(len(mirror.users))
+            compared = pool.submit(compare_sets, desired[name], mirror, index, known)
+            mirror = with_user_attrs(self.session, name, mirror, rows)
+            self.loaded[name] = replace(loaded, mirror=mirror, pairing=pairing, compared=compared)
         return self.loaded
 
     def close(self) -> None:
@@ -175,7 +191,7 @@ class _State:
 
 
 def _desire_all(
-    config: Config, connections: dict[str, ConnectionConfig], today: date
+    config: Config, connections: dict[str, ConnectionConfig], today: date, pool: Executor
 ) -> tuple[dict[str, Source], dict[str, Desired]]:
     """Read every export the connections use once; work out each connection's desired state.
 
@@ -200,7 +216,6 @@ def _desire_all(
             roster.warning_counts(),
             tuple(file_warnings(roster)),
         )
-        _give_back_memory()
         for name, conn in connections.items():
             if conn.source == source_name:
                 desired[name] = desire(
@@ -210,76 +225,21 @@ def _desire_all(
                     today=today,
                     name=name,
                     termination_field=source.status.termination_date,
+                    executor=pool,
                 )
         del roster
     return sources, desired
 
 
-def _give_back_memory() -> None:
-    """Hand the memory that reading the export freed back to the system.
-
-    Arrow's pool and glibc's heap keep freed memory for reuse, but what the planning then
-    allocates has other sizes: after a million-row read that is some 150 MB the rest of
-    the run would otherwise add to its peak.
-    """
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    libc = _glibc()
-    if libc is not None:  # else nothing to trim so
-        libc.malloc_trim(0)
-
-
-def _reuse_freed_memory() -> None:
-    """Have glibc keep freed blocks for the next allocation instead of unmapping them.
-
-    Planning a large company allocates and frees arrays of megabytes over and over. By
-    default glibc serves each from fresh pages of the system and hands them back when
-    freed, so every new array is page-faulted in again, which costs the kernel more than
-    numpy's work on it (at a million people ~240,000 faults a run, 1 to 1.4 s of system
-    time on the reference VM). Kept for reuse: about 30 % fewer faults and ~0.1 s less
-    wall time, with no higher peak (benchmarks/README.md). For this one-shot command only:
-    a long-running process should give memory back.
-    """
-    libc = _glibc()
-    if libc is not None:  # else its own policy stands
-        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
-        libc.mallopt(_M_TOP_PAD, 256 << 20)
-
-
-def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc (``malloc_trim`` and ``mallopt`` are its own)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-"""glibc's ``mallopt`` parameters (malloc.h)."""
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while planning.
-
-    Planning creates objects by the hundred thousand (decoded fields, ops, lists of keys),
-    which keeps triggering collections, and each full one walks every live container,
-    the imported modules' included, while next to nothing is cyclic garbage. On the
-    command's critical path that was 0.1-0.3 s at a million people (benchmarks/README.md).
-    What is loaded so far is frozen out of later passes; cyclic garbage made meanwhile
-    (a few megabytes) waits until the plan is made.
-    """
-    gc.freeze()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+@contextmanager
+def _executor(given: Executor | None) -> Iterator[Executor]:
+    """``given``, or two threads of this call's own: the state database's and the work
+    that overlaps the main thread's (hashes, set comparisons)."""
+    if given is not None:
+        yield given
+        return
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="syncd-plan") as pool:
+        yield pool
 
 
 def plan_connections(
@@ -288,27 +248,25 @@ def plan_connections(
     *,
     today: date,
     allow_mass_change: bool = False,
+    executor: Executor | None = None,
 ) -> list[Planned]:
     """Read each export once, load the mirrors, and plan every selected connection.
 
-    The state database is read in a second thread while the exports are read and the
-    desired states worked out (SQLite, Arrow and numpy do their work without holding the
-    GIL), so on a large company loading the mirror costs little extra time. An error in
-    either is raised once the other has finished: a thread cannot be abandoned mid-query.
+    The state database is read on ``executor`` (two threads of this call's own when None;
+    give one at least two workers, else the overlapped parts wait for the loading) while
+    the exports are read and the desired states worked out (SQLite, Arrow and numpy do
+    their work without holding the GIL). An error in either is raised once the other has
+    finished: a thread cannot be abandoned mid-query.
     """
     connections = config.connection(connection)
     if not connections:
         raise ConfigError(f"{config.path}: no [connections.*] configured")
-    _reuse_freed_memory()
     reader = _State(config, connections)
-    with (
-        _collector_paused(),
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-state") as pool,
-    ):
+    with _executor(executor) as pool:
         try:
             loading = pool.submit(reader.load)
             try:
-                sources, desired = _desire_all(config, connections, today)
+                sources, desired = _desire_all(config, connections, today, pool)
             except BaseException:
                 wait([loading])
                 raise
@@ -323,17 +281,21 @@ def plan_connections(
         planned = []
         for name, conn in connections.items():
             vendor = connector_class(conn.vendor)
-            mirror, previous = state[name]
+            loaded = state[name]
             plan = build_plan(
                 None,
                 conn,
                 vendor.profile,
-                mirror,
+                loaded.mirror,
                 today=today,
                 name=name,
-                previous_rows=previous,
+                previous_rows=loaded.previous,
                 allow_mass_change=allow_mass_change,
                 desired=desired[name],
+                index=loaded.index,
+                pairing=loaded.pairing,
+                compared=loaded.compared,
+                executor=pool,
             )
             if name in lost:
                 plan = replace(plan, warnings=(lost[name], *plan.warnings))
@@ -342,7 +304,7 @@ def plan_connections(
 
 
 def _lost_sandbox_accounts(
-    connections: dict[str, ConnectionConfig], loaded: dict[str, tuple[Mirror, int | None]]
+    connections: dict[str, ConnectionConfig], loaded: dict[str, _Loaded]
 ) -> dict[str, str]:
     """Plan a ``sandbox:`` connection whose account file is gone as reconcile will run it.
 
@@ -356,15 +318,15 @@ def _lost_sandbox_accounts(
 
     lost: dict[str, str] = {}
     for name, conn in connections.items():
-        if not conn.base_url.startswith("sandbox:"):
+        if not conn.base_url.startswith(SANDBOX_URL):
             continue
         path = account_path(name)
         if read_account(path, conn.vendor) is not None:
             continue
-        mirror, previous = loaded.get(name, (None, None))
-        if mirror is not None and len(mirror.users):
-            lost[name] = missing_warning(path, len(mirror.users))
-            loaded[name] = (Mirror.empty(), previous)
+        found = loaded.get(name)
+        if found is not None and len(found.mirror.users):
+            lost[name] = missing_warning(path, len(found.mirror.users))
+            loaded[name] = _Loaded(Mirror.empty(), found.previous)
     return lost
 
 
