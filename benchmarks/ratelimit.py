@@ -39,8 +39,8 @@ from typing import Any
 
 from syncd import log
 from syncd.config import ConnectionConfig, RateConfig
+from syncd.limiter import forget_limiters
 from syncd.plan.ops import AssignCourses, CreateUser, Op
-from syncd.queue.limiter import forget_limiters
 from syncd.queue.worker import DrainStats, Worker, WorkerSettings
 from syncd.sandbox.running import start_sandbox
 from syncd.state import runs

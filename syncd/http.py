@@ -5,7 +5,7 @@ Connectors ask :func:`build_client` for an :class:`HttpClient` and call
 change here only). What happens to every request:
 
 1. the :class:`RateLimitedTransport` takes a slot from the credential's shared
-   :class:`~syncd.queue.limiter.Limiter` (blocking while the rolling window is full or the
+   :class:`~syncd.limiter.Limiter` (blocking while the rolling window is full or the
    credential is paused) and gives it back when the answer arrives;
 2. an answer the vendor uses to say "too fast" (429, or the vendor's own status such as
    Litmos' 503) pauses the whole credential for ``Retry-After`` or a full window;
@@ -55,8 +55,8 @@ from syncd.errors import (
     TlsFailure,
     VendorError,
 )
+from syncd.limiter import Limiter
 from syncd.log import get_logger, redact
-from syncd.queue.limiter import Limiter
 
 log = get_logger("syncd.http")
 

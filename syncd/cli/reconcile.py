@@ -1,6 +1,6 @@
 """`syncd reconcile`: read -> plan -> safeguards -> enqueue -> drain, as one command.
 
-A thin wrapper over :func:`syncd.queue.reconcile.reconcile`: it loads the configuration,
+A thin wrapper over :func:`syncd.pipeline.reconcile.reconcile`: it loads the configuration,
 shows progress (a live display on a terminal, structured log lines otherwise) and prints
 the plan and a final summary. Exit codes: 0 in sync; 1 error; 3 refused by a safeguard;
 4 finished with dead-lettered (or blocked) ops; 5 finished with retries still waiting;
@@ -40,7 +40,7 @@ from syncd.errors import ExitCode
 from syncd.log import configure, redact
 
 if TYPE_CHECKING:
-    from syncd.queue.reconcile import ConnectionResult
+    from syncd.pipeline.reconcile import ConnectionResult
     from syncd.queue.worker import DrainStats, Event
 
 ConfigOption = Annotated[
@@ -158,7 +158,7 @@ def reconcile_command(
     ] = False,
 ) -> None:
     """Sync the HRIS export into the LMS: plan, enqueue and drain the outbox to the end."""
-    from syncd.queue.reconcile import exit_code, reconcile
+    from syncd.pipeline.reconcile import exit_code, reconcile
 
     cfg = config_mod.load(config)
     out = cli_console()
@@ -234,7 +234,7 @@ def _repairs_line(result: ConnectionResult) -> str | None:
 
 
 def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
-    from syncd.queue.reconcile import describe_rate_waits, describe_wait
+    from syncd.pipeline.reconcile import describe_rate_waits, describe_wait
 
     table = Table(title="reconcile", title_justify="left")
     for column in ("connection", "rows", "rejected", "skipped", "ops", "done", "adopted"):

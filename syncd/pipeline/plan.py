@@ -53,7 +53,8 @@ from syncd.state.db import (
 from syncd.state.runs import previous_rows
 
 if TYPE_CHECKING:
-    from syncd.plan import Mirror, Plan
+    from syncd.hris import Roster
+    from syncd.plan import Listing, Mirror, Plan
     from syncd.plan.desired import Desired
     from syncd.plan.diff import ComparedSets, MirrorIndex
     from syncd.plan.users import Pairing
@@ -90,7 +91,7 @@ class Planned:
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class LoadedMirror:
     """One connection's mirror as read, with what was worked out from it ahead."""
 
     mirror: Mirror
@@ -106,6 +107,86 @@ def _sqlite_file_missing(url: str) -> bool:
         return False
     path = sqlite_path(normalise_url(url))
     return path != ":memory:" and not Path(path).exists()
+
+
+def _indexed(tables: dict[str, mirror_query.Fetched], previous: int | None) -> LoadedMirror:
+    """The mirror made from its fetched tables, indexed for the diff."""
+    from syncd.plan import Mirror
+    from syncd.plan.diff import index_mirror
+    from syncd.state.mirror import mirror_frames
+
+    mirror = Mirror(**mirror_frames(tables))
+    return LoadedMirror(mirror, previous, index_mirror(mirror))
+
+
+def load_mirror(session: Session, name: str, source: str, *, fresh: bool = False) -> LoadedMirror:
+    """One connection's mirror without the users' ``attrs``, indexed, with the rows of the
+    source's last accepted export (the source-shrink guard). ``fresh``: the LMS starts
+    empty (a lost sandbox account), so the mirror is empty whatever the database holds.
+
+    Call :func:`complete_mirror` in the same read transaction before planning.
+    """
+    previous = previous_rows(session, source)
+    if fresh:
+        from syncd.plan import Mirror
+
+        return LoadedMirror(Mirror.empty(), previous)
+    return _indexed(mirror_query.fetch_all(session, name, attrs=False), previous)
+
+
+def complete_mirror(
+    session: Session, name: str, loaded: LoadedMirror, desired: Desired, pool: Executor
+) -> LoadedMirror:
+    """Fetch the fields the diff will compare (in the read transaction that loaded the
+    mirror); meanwhile ``pool`` compares the memberships and assignments (no fields)."""
+    from syncd.plan.diff import compare_sets
+    from syncd.plan.users import attrs_needed, pair
+    from syncd.state.mirror import with_user_attrs
+
+    mirror, index = loaded.mirror, loaded.index
+    if index is None:
+        return loaded
+    pairing = pair(desired, mirror.users)
+    rows = attrs_needed(desired, mirror.users, None, pairing)
+    known = pairing.user_rows(len(mirror.users))
+    compared = pool.submit(compare_sets, desired, mirror, index, known)
+    mirror = with_user_attrs(session, name, mirror, rows)
+    return replace(loaded, mirror=mirror, pairing=pairing, compared=compared)
+
+
+def plan_loaded(
+    name: str,
+    conn: ConnectionConfig,
+    loaded: LoadedMirror,
+    desired: Desired,
+    *,
+    today: date,
+    allow_mass_change: bool,
+    pool: Executor,
+    listing: Listing | None = None,
+) -> Plan:
+    """One connection's plan from its completed mirror and desired state: the diff and the
+    safeguards. ``listing``: the LMS's own listing (``reconcile --full``), the mirror
+    already corrected to it."""
+    from syncd.plan import build_plan
+    from syncd.vendors import connector_class
+
+    return build_plan(
+        None,
+        conn,
+        connector_class(conn.vendor).profile,
+        loaded.mirror,
+        today=today,
+        name=name,
+        previous_rows=loaded.previous,
+        listing=listing,
+        allow_mass_change=allow_mass_change,
+        desired=desired,
+        index=loaded.index,
+        pairing=loaded.pairing,
+        compared=loaded.compared,
+        executor=pool,
+    )
 
 
 class _State:
@@ -127,7 +208,7 @@ class _State:
         self.connections = connections
         self.engine: Engine | None = None
         self.session: Session | None = None
-        self.loaded: dict[str, _Loaded] = {}
+        self.loaded: dict[str, LoadedMirror] = {}
 
     def load(self) -> None:
         url = self.config.state.url
@@ -151,36 +232,20 @@ class _State:
             )
             for name, conn in self.connections.items()
         }
-        from syncd.plan import Mirror
-        from syncd.plan.diff import index_mirror
-        from syncd.state.mirror import mirror_frames
-
         for name, (tables, previous) in fetched.items():
-            mirror = Mirror(**mirror_frames(tables))
-            self.loaded[name] = _Loaded(mirror, previous, index_mirror(mirror))
+            self.loaded[name] = _indexed(tables, previous)
 
-    def complete(self, desired: dict[str, Desired], pool: Executor) -> dict[str, _Loaded]:
+    def complete(self, desired: dict[str, Desired], pool: Executor) -> dict[str, LoadedMirror]:
         """Fetch the fields the diffs will compare; meanwhile ``pool`` compares each
         connection's memberships and assignments (which need no fields)."""
         from syncd.plan import Mirror
-        from syncd.plan.diff import compare_sets
-        from syncd.plan.users import attrs_needed, pair
-        from syncd.state.mirror import with_user_attrs
 
         for name in self.connections:
-            self.loaded.setdefault(name, _Loaded(Mirror.empty(), None))
+            self.loaded.setdefault(name, LoadedMirror(Mirror.empty(), None))
         if self.session is None:
             return self.loaded
         for name, loaded in self.loaded.items():
-            mirror, index = loaded.mirror, loaded.index
-            if index is None:
-                continue
-            pairing = pair(desired[name], mirror.users)
-            rows = attrs_needed(desired[name], mirror.users, None, pairing)
-            known = pairing.user_rows(len(mirror.users))
-            compared = pool.submit(compare_sets, desired[name], mirror, index, known)
-            mirror = with_user_attrs(self.session, name, mirror, rows)
-            self.loaded[name] = replace(loaded, mirror=mirror, pairing=pairing, compared=compared)
+            self.loaded[name] = complete_mirror(self.session, name, loaded, desired[name], pool)
         return self.loaded
 
     def close(self) -> None:
@@ -188,6 +253,30 @@ class _State:
             self.session.close()
         if self.engine is not None:
             self.engine.dispose()
+
+
+def desire_for(
+    config: Config,
+    name: str,
+    conn: ConnectionConfig,
+    roster: Roster,
+    *,
+    today: date,
+    pool: Executor,
+) -> Desired:
+    """One connection's desired state from its source's roster (the hashes on ``pool``)."""
+    from syncd.plan import desire
+    from syncd.vendors import connector_class
+
+    return desire(
+        roster,
+        conn,
+        connector_class(conn.vendor).profile,
+        today=today,
+        name=name,
+        termination_field=config.sources[conn.source].status.termination_date,
+        executor=pool,
+    )
 
 
 def _desire_all(
@@ -200,8 +289,6 @@ def _desire_all(
     """
     from syncd.hris import read_roster
     from syncd.hris.ingest import file_warnings
-    from syncd.plan import desire
-    from syncd.vendors import connector_class
 
     sources: dict[str, Source] = {}
     desired: dict[str, Desired] = {}
@@ -218,21 +305,13 @@ def _desire_all(
         )
         for name, conn in connections.items():
             if conn.source == source_name:
-                desired[name] = desire(
-                    roster,
-                    conn,
-                    connector_class(conn.vendor).profile,
-                    today=today,
-                    name=name,
-                    termination_field=source.status.termination_date,
-                    executor=pool,
-                )
+                desired[name] = desire_for(config, name, conn, roster, today=today, pool=pool)
         del roster
     return sources, desired
 
 
 @contextmanager
-def _executor(given: Executor | None) -> Iterator[Executor]:
+def own_executor(given: Executor | None) -> Iterator[Executor]:
     """``given``, or two threads of this call's own: the state database's and the work
     that overlaps the main thread's (hashes, set comparisons)."""
     if given is not None:
@@ -262,7 +341,7 @@ def plan_connections(
     if not connections:
         raise ConfigError(f"{config.path}: no [connections.*] configured")
     reader = _State(config, connections)
-    with _executor(executor) as pool:
+    with own_executor(executor) as pool:
         try:
             loading = pool.submit(reader.load)
             try:
@@ -275,27 +354,19 @@ def plan_connections(
             state = reader.complete(desired, pool)
         finally:
             reader.close()
-        from syncd.plan import build_plan
         from syncd.vendors import connector_class
 
         planned = []
         for name, conn in connections.items():
             vendor = connector_class(conn.vendor)
-            loaded = state[name]
-            plan = build_plan(
-                None,
+            plan = plan_loaded(
+                name,
                 conn,
-                vendor.profile,
-                loaded.mirror,
+                state[name],
+                desired[name],
                 today=today,
-                name=name,
-                previous_rows=loaded.previous,
                 allow_mass_change=allow_mass_change,
-                desired=desired[name],
-                index=loaded.index,
-                pairing=loaded.pairing,
-                compared=loaded.compared,
-                executor=pool,
+                pool=pool,
             )
             if name in lost:
                 plan = replace(plan, warnings=(lost[name], *plan.warnings))
@@ -304,7 +375,7 @@ def plan_connections(
 
 
 def _lost_sandbox_accounts(
-    connections: dict[str, ConnectionConfig], loaded: dict[str, _Loaded]
+    connections: dict[str, ConnectionConfig], loaded: dict[str, LoadedMirror]
 ) -> dict[str, str]:
     """Plan a ``sandbox:`` connection whose account file is gone as reconcile will run it.
 
@@ -326,7 +397,7 @@ def _lost_sandbox_accounts(
         found = loaded.get(name)
         if found is not None and len(found.mirror.users):
             lost[name] = missing_warning(path, len(found.mirror.users))
-            loaded[name] = _Loaded(Mirror.empty(), found.previous)
+            loaded[name] = LoadedMirror(Mirror.empty(), found.previous)
     return lost
 
 

@@ -1,73 +1,21 @@
-"""The outbox state machine as pure functions: what happens to an op, never how it is stored.
+"""What an outcome does to an op: the retry policy, its backoff, and the transition it causes.
 
-Every op a plan produces lives in the outbox (``syncd.state.outbox`` stores it) and moves
-through named states::
-
-    pending ──claim──▶ claimed ──done──▶ done
-       ▲                  │ ├──retry──▶ retry ──(next_attempt_at reached)──▶ claimed
-       │                  │ └──dead───▶ dead  ──(dependents)──▶ blocked
-       │                  └──release (crash, lease expired, worker bug)──▶ pending
-       └── re-armed: by ``syncd queue retry``, or by a new plan that needs the op again
-
-``done`` and ``dead`` are terminal for the run; ``blocked`` waits on a dead dependency.
-Dependencies are per member for a team's batched ``add_members``: when only some members'
-own ops (create, link, reactivation) are dead, the store splits the op, so the others go in
-and only those members wait, blocked (``AddMembers.split``, ``OutboxStore._free_members``).
-A new plan that contains the key of a ``done`` op re-arms it (the mirror says the effect is
-needed again: a user deactivated, reactivated and deactivated again gets the same key
-twice); a ``dead`` op is re-armed only when its payload changed (the same request would get
-the same refusal, so it stays on the dead-letter list until a person says otherwise).
-
-Why an op may be executed more than once, and why that is harmless, is the worker's story
-(``syncd.queue.worker``); this module decides states and times only, so it can be tested
-without a database and reused by every store.
+The states themselves and the moves between them are ``syncd.state.machine`` (below this
+package, beside the store that writes them); this module only turns a connector's
+:class:`~syncd.vendors.base.Outcome` into a :class:`~syncd.state.machine.Transition`. Why an
+op may be executed more than once, and why that is harmless, is the worker's story
+(``syncd.queue.worker``). Pure: tested without a database.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from syncd.state.models import OutboxState
+from syncd.state.machine import OpState, Transition
 from syncd.vendors.base import Outcome, Status
-
-OpState = OutboxState
-"""The states an outbox row can be in: the stored strings, defined once with the table's
-check constraint (``syncd.state.models``; importing it needs no database)."""
-
-OPEN_STATES = frozenset({OpState.PENDING, OpState.CLAIMED, OpState.RETRY, OpState.BLOCKED})
-"""States whose op still has work ahead of it."""
-
-RUNNABLE_STATES = frozenset({OpState.PENDING, OpState.RETRY, OpState.CLAIMED})
-"""States a worker may claim from (retry once due, claimed once its lease expired)."""
-
-TRANSITIONS: Mapping[OpState, frozenset[OpState]] = {
-    OpState.PENDING: frozenset({OpState.CLAIMED, OpState.BLOCKED}),
-    OpState.RETRY: frozenset({OpState.CLAIMED, OpState.BLOCKED, OpState.PENDING}),
-    OpState.CLAIMED: frozenset(
-        {OpState.DONE, OpState.RETRY, OpState.DEAD, OpState.PENDING, OpState.CLAIMED}
-    ),
-    OpState.DONE: frozenset({OpState.PENDING}),
-    OpState.DEAD: frozenset({OpState.PENDING}),
-    OpState.BLOCKED: frozenset({OpState.PENDING}),
-}
-"""Every allowed move; ``claimed -> claimed`` is a reclaim after an expired lease."""
-
-
-class IllegalTransition(ValueError):
-    """A state change the machine does not allow: a bug in the caller, never user input."""
-
-
-def check_transition(current: OpState | str, target: OpState | str) -> OpState:
-    """Return ``target`` as an OpState, or raise if the machine forbids the move."""
-    source, dest = OpState(current), OpState(target)
-    if dest not in TRANSITIONS[source]:
-        raise IllegalTransition(f"an outbox op cannot go from {source} to {dest}")
-    return dest
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +51,6 @@ def backoff_seconds(
     if retry_after is not None and retry_after > delay:
         return float(retry_after)
     return float(delay)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """What to write on an op after one outcome: the new state and its columns."""
-
-    state: OpState
-    attempts: int
-    next_attempt_at: datetime | None = None
-    error: str | None = None
-    result: Mapping[str, Any] | None = None
 
 
 def decide(
@@ -161,82 +98,3 @@ def decide(
         next_attempt_at=now + timedelta(seconds=wait),
         error=outcome.error or "temporary failure",
     )
-
-
-def dependents(deps: Mapping[str, Iterable[str]], roots: Iterable[str]) -> set[str]:
-    """Every key that depends, directly or through others, on one of ``roots``.
-
-    ``deps`` maps an op's key to the keys it depends on. Used to block the dependents of a
-    dead op (and to unblock them when it is re-armed or dropped).
-    """
-    reverse: dict[str, list[str]] = {}
-    for key, needs in deps.items():
-        for need in needs:
-            reverse.setdefault(need, []).append(key)
-    found: set[str] = set()
-    stack = list(roots)
-    while stack:
-        for child in reverse.get(stack.pop(), ()):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-class EnqueueAction(StrEnum):
-    """What enqueuing a planned op does to the outbox row with the same key, if any."""
-
-    INSERT = "insert"  # no row with this key: add it
-    KEEP = "keep"  # already open (pending/claimed/retry/blocked): leave it, attach to the run
-    REARM = "rearm"  # done before, needed again (or dead with a new payload): back to pending
-    KEEP_DEAD = "keep_dead"  # dead with the same payload: the same request gets the same no
-
-
-@dataclass(frozen=True, slots=True)
-class Existing:
-    """The parts of an existing outbox row that enqueuing needs to decide."""
-
-    state: OpState
-    payload: Mapping[str, Any]
-
-
-def enqueue_action(existing: Existing | None, payload: Mapping[str, Any]) -> EnqueueAction:
-    """Decide what a newly planned op does to an existing row with its key."""
-    if existing is None:
-        return EnqueueAction.INSERT
-    if existing.state in OPEN_STATES:
-        return EnqueueAction.KEEP
-    if existing.state is OpState.DEAD and _same(existing.payload, payload):
-        return EnqueueAction.KEEP_DEAD
-    return EnqueueAction.REARM
-
-
-def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Payload equality that ignores list-vs-tuple differences from the JSON round trip."""
-    return bool(_plain(a) == _plain(b))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCounts:
-    """How many ops of a run (or connection) are in each state."""
-
-    by_state: Mapping[str, int] = field(default_factory=dict)
-
-    def __getitem__(self, state: OpState | str) -> int:
-        return int(self.by_state.get(str(state), 0))
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_state.values())
-
-    @property
-    def open(self) -> int:
-        return sum(self[s] for s in OPEN_STATES)

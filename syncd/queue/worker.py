@@ -41,7 +41,7 @@ would take it past the bound is not waited for, the drain stops (``stopped ==
 
 With ``pacing`` it saves the credential's send history in each outcome's transaction, so
 that a process started after this one dies paces itself against what the vendor still
-counts (``syncd.queue.limiter``).
+counts (``syncd.limiter``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ from typing import Any, Protocol
 from syncd.errors import StateError
 from syncd.log import get_logger
 from syncd.plan.ops import Op, Refs
-from syncd.queue.outbox import OpState, RetryPolicy, Transition, decide
+from syncd.queue.outbox import RetryPolicy, decide
+from syncd.state.machine import OpState, Transition
 from syncd.state.outbox import ClaimedOp, OutboxStore
 from syncd.vendors.base import Outcome, Status
 

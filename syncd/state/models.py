@@ -279,7 +279,7 @@ class MirrorAssignment(Base):
 
 
 class OutboxState(StrEnum):
-    """Stored states of an outbox op (the machine itself is ``syncd.queue.outbox``)."""
+    """Stored states of an outbox op (the machine itself is ``syncd.state.machine``)."""
 
     PENDING = "pending"
     CLAIMED = "claimed"

@@ -1,15 +1,15 @@
 """All outbox SQL: enqueue a plan, claim ready ops, record outcomes with the mirror, requeue.
 
-The state machine itself (which moves are allowed, backoff, what an outcome means) is
-``syncd.queue.outbox``; this module only stores its decisions, each in one short
-transaction, never held across a vendor call:
+The state machine itself (which moves are allowed: ``syncd.state.machine``; backoff and
+what an outcome means: ``syncd.queue.outbox``) is pure; this module only stores its
+decisions, each in one short transaction, never held across a vendor call:
 
 - :meth:`OutboxStore.enqueue` writes a plan's ops in the transaction that records the run
   (``syncd.state.runs``), so a crash leaves either the whole plan queued or none of it.
   Ops from earlier runs that the new plan no longer contains are superseded (deleted): the
   plan was computed from the mirror, which holds every confirmed effect, so it already asks
   for everything still needed. Ops it contains again keep their row (see
-  :func:`syncd.queue.outbox.enqueue_action`).
+  :func:`syncd.state.machine.enqueue_action`).
 - :meth:`OutboxStore.claim` takes ready ops: pending (or a due retry, or a claim whose
   lease expired) whose every dependency is done, oldest first. On PostgreSQL the candidate
   rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers never take the same
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -48,7 +48,9 @@ from syncd.plan.effects import (
     effects,
 )
 from syncd.plan.ops import AddMembers, Op, Refs, from_payload
-from syncd.queue.outbox import (
+from syncd.state import mirror
+from syncd.state.db import changed_rows
+from syncd.state.machine import (
     OPEN_STATES,
     EnqueueAction,
     Existing,
@@ -58,14 +60,22 @@ from syncd.queue.outbox import (
     dependents,
     enqueue_action,
 )
-from syncd.state import mirror
-from syncd.state.db import changed_rows
 from syncd.state.models import MirrorGroup, MirrorUser, OutboxDep, OutboxOp
 from syncd.state.pacing import save_history
-from syncd.vendors.base import Outcome
 
 _CHUNK = 500
 """Keys per IN (...) list: far below every database's bound-parameter limit."""
+
+
+class Confirmation(Protocol):
+    """What the mirror needs from a connector's done outcome (``syncd.vendors.base.Outcome``
+    has it): named here, so the store, like the vendors, stands on ``plan`` alone."""
+
+    @property
+    def remote_id(self) -> str | None: ...
+
+    @property
+    def detail(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,7 +705,7 @@ class OutboxStore:
     def record(
         self,
         claimed: ClaimedOp,
-        outcome: Outcome,
+        outcome: Confirmation,
         transition: Transition,
         *,
         worker_id: str,
@@ -962,7 +972,7 @@ class OutboxStore:
 # --------------------------------------------------------------------------- the mirror
 
 
-def confirm(db: Session, connection: str, op: Op, outcome: Outcome, *, now: datetime) -> None:
+def confirm(db: Session, connection: str, op: Op, outcome: Confirmation, *, now: datetime) -> None:
     """Write what a done op confirmed to the mirror, inside the caller's transaction.
 
     What the op changes is :func:`syncd.plan.effects.effects` (the definition ``apply``

@@ -3,7 +3,7 @@
 The vendor counts our requests over a rolling window that outlives any one process: a
 reconcile started right after another (a CronJob) or after a crash must not send a whole
 window's worth on top of what the vendor still counts. The limiter writes its history as a
-short text (``syncd.queue.limiter.Limiter.snapshot``); this module stores it as one small
+short text (``syncd.limiter.Limiter.snapshot``); this module stores it as one small
 ``cursors`` row per connection and credential, and reads back every connection's row for a
 credential (connections that share an API key share the vendor's allowance).
 

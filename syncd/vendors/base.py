@@ -93,9 +93,9 @@ from syncd.errors import (
     TlsFailure,
     VendorError,
 )
+from syncd.limiter import RateRule
 from syncd.log import get_logger
 from syncd.plan.ops import Op, Refs
-from syncd.queue.limiter import RateRule
 
 if TYPE_CHECKING:
     from syncd.config import ConnectionConfig

@@ -15,9 +15,9 @@ import pytest
 import structlog
 
 from syncd import log as syncd_log
+from syncd.limiter import forget_limiters
 from syncd.plan import ops
 from syncd.plan.ops import Op, Refs
-from syncd.queue.limiter import forget_limiters
 from syncd.vendors import REGISTRY, Connector, connect
 from syncd.vendors.base import Outcome, Status, Window
 from tests.contract.harness import HARNESSES, LitmosHarness

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from syncd.limiter import forget_limiters
 from syncd.plan import ops
 from syncd.plan.ops import Refs
-from syncd.queue.limiter import forget_limiters
 from syncd.vendors import connect
 from syncd.vendors.base import Connector, Status
 from tests.contract.harness import LitmosHarness

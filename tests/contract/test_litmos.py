@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from syncd.errors import CredentialRefused
 from syncd.http import build_client
+from syncd.limiter import forget_limiters
 from syncd.plan import ops
 from syncd.plan.ops import Refs
-from syncd.queue.limiter import forget_limiters
 from syncd.vendors.base import Status
 from syncd.vendors.litmos import LitmosConnector, wire
 from tests.contract.harness import LitmosHarness

@@ -8,8 +8,8 @@ import pytest
 
 from syncd.errors import Conflict, CredentialRefused, Permanent, RateLimited, Retryable
 from syncd.http import HttpClient, Response, retry_after_seconds, vendor_reason
+from syncd.limiter import Limiter, RateRule
 from syncd.log import REDACTOR
-from syncd.queue.limiter import Limiter, RateRule
 
 
 def answer(status: int, body: bytes = b"", reason: str = "", **headers: str) -> Response:

@@ -19,7 +19,7 @@ import pytest
 
 from syncd.errors import Retryable
 from syncd.http import HttpClient
-from syncd.queue.limiter import Limiter, RateRule
+from syncd.limiter import Limiter, RateRule
 
 DRIP_SECONDS = 0.05
 """Between two bytes: far below the client's timeout, so no single read ever waits long."""

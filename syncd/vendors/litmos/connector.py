@@ -42,11 +42,11 @@ from xml.etree.ElementTree import ParseError
 from syncd.config import ConnectionConfig
 from syncd.errors import Conflict, Permanent, Retryable, VendorError
 from syncd.http import HttpClient, Response, build_client
+from syncd.limiter import RateRule, limiter_for
 from syncd.log import get_logger
 from syncd.plan import ops
 from syncd.plan.model import VendorProfile
 from syncd.plan.ops import Op, Refs
-from syncd.queue.limiter import RateRule, limiter_for
 from syncd.vendors.base import (
     Connector,
     Handler,

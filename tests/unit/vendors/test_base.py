@@ -6,9 +6,9 @@ import pytest
 
 from syncd.config import ConnectionConfig, RateConfig
 from syncd.errors import ConfigError
+from syncd.limiter import RateRule, forget_limiters
 from syncd.plan.model import VendorProfile
 from syncd.plan.ops import CreateUser
-from syncd.queue.limiter import RateRule, forget_limiters
 from syncd.vendors import REGISTRY, connect, connector_class, profile
 from syncd.vendors.base import Outcome, Status
 from syncd.vendors.litmos import PROFILE, LitmosConnector, wire

@@ -24,10 +24,10 @@ from syncd.errors import (
     VendorError,
 )
 from syncd.http import HttpClient, build_client
+from syncd.limiter import RateRule
 from syncd.plan import ops
 from syncd.plan.model import VendorProfile
 from syncd.plan.ops import Op, Refs
-from syncd.queue.limiter import RateRule
 from syncd.vendors import REGISTRY
 from syncd.vendors.base import (
     Connector,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.queue.limiter import (
+from syncd.limiter import (
     Limiter,
     RateRule,
     credential_key,

@@ -7,35 +7,30 @@ connection it:
    and frees claims left by a process that died;
 2. finishes the work earlier runs left in the outbox first, so the mirror the plan reads
    holds every effect already achieved (DESIGN: pending work before a new plan);
-3. reads the export (rejected rows go to the quarantine), with ``full`` lists the LMS,
-   loads the mirror and builds the plan;
+3. plans as `syncd plan` does (:mod:`syncd.pipeline.plan`: the export read while the
+   mirror loads in one read transaction, only the fields the diff compares fetched); with
+   ``full`` the mirror is loaded whole and corrected to the LMS's listing first; rejected
+   rows go to the quarantine;
 4. records the source file, the run and the plan's ops in ONE transaction, or, when a
    safeguard refuses the plan, the source file and a refused run with nothing enqueued;
 5. drains the outbox until it is empty or only retries further out than the worker's
    wait remain, then closes the run with its counts.
 
-A connection whose ``base_url`` is ``sandbox:`` (optionally ``sandbox:SEED.json``, relative
-to the configuration file) runs against the vendor's simulator started in this process,
-with its demo credentials and the connection's ``rate`` rule: the quick start needs no
-account and no secret. When the simulator can (Litmos), its account is kept between runs in
-``syncd-sandbox-<connection>.state`` in the working directory (checked JSON, saved after
-every write before the simulator answers it, never by a dry run: see
-:mod:`syncd.sandbox.account_file`), so a second run has nothing to do and an edited export
-syncs only its changes, as against a real LMS. Without that file the simulator starts from
-its seed, and the connection's mirror and outbox are emptied too (the mirror is what the
-LMS holds): that run is a first sync, and its plan warns when the mirror held users. Delete
-the file to start over.
+A ``sandbox:`` connection runs against the vendor's simulator
+(:mod:`syncd.pipeline.connection`). Without its account file the simulator starts from its
+seed, and the connection's mirror and outbox are emptied too (the mirror is what the LMS
+holds): that run is a first sync, and its plan warns when the mirror held users. Delete the
+file to start over.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import Executor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -45,9 +40,17 @@ from syncd.errors import ConfigError, ExitCode, SafeguardTripped, SyncdError
 from syncd.hris import read_roster
 from syncd.hris.ingest import file_warnings
 from syncd.log import get_logger
-from syncd.plan import Listing, Mirror, Plan, build_plan
+from syncd.pipeline import plan as planning
+from syncd.pipeline.connection import (
+    connected,
+    owned,
+    pacing,
+    restore_pacing,
+    sandboxed,
+    save_pacing,
+)
+from syncd.plan import Listing, Mirror, Plan
 from syncd.plan.drift import Drift
-from syncd.queue.outbox import QueueCounts
 from syncd.queue.worker import (
     DrainStats,
     Event,
@@ -58,30 +61,24 @@ from syncd.queue.worker import (
     utcnow,
     worker_identity,
 )
-from syncd.sandbox.account_file import (
-    Keepable,
-    account_path,
-    keep_writes,
-    missing_warning,
-    restore_account,
-)
+from syncd.sandbox.account_file import account_path, missing_warning
 from syncd.state import runs
 from syncd.state.db import open_state, session_factory
 from syncd.state.drift import correct as correct_mirror
 from syncd.state.drift import record as record_drift
+from syncd.state.machine import QueueCounts
 from syncd.state.mirror import clear as clear_mirror
 from syncd.state.mirror import load_mirror
 from syncd.state.models import RunStatus
 from syncd.state.outbox import EnqueueReport, OutboxRow, OutboxStore
-from syncd.state.ownership import ConnectionLease
-from syncd.state.pacing import clear_history, load_history, save_history
-from syncd.vendors import connect, connector_class, profile
+from syncd.state.pacing import clear_history
 from syncd.vendors.base import Connector
 
 if TYPE_CHECKING:
-    from syncd.sandbox.running import RunningSandbox
+    from syncd.hris import Roster
+    from syncd.plan.desired import Desired
 
-log = get_logger("syncd.queue.reconcile")
+log = get_logger("syncd.pipeline.reconcile")
 
 _LOGGED_SKIPS = 20
 """Skipped people named in the ``plan.skipped`` log line (all of them: `syncd plan`)."""
@@ -176,8 +173,13 @@ def reconcile(
     settings: WorkerSettings | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    executor: Executor | None = None,
 ) -> list[ConnectionResult]:
-    """Reconcile the named connection (or every one); see the module docstring."""
+    """Reconcile the named connection (or every one); see the module docstring.
+
+    Each plan is made by :mod:`syncd.pipeline.plan`, as `syncd plan` makes it, on
+    ``executor`` (two threads of this call's own when None).
+    """
     chosen = config.connection(connection)
     if not chosen:
         raise ConfigError(f"{config.path}: no connections configured")
@@ -186,31 +188,42 @@ def reconcile(
     stop = stop or threading.Event()
     today = today or date.today()
     engine = open_state(config.state.url, auto_upgrade=config.state.auto_upgrade)
-    try:
-        # A dry run only reads: it neither holds off a worker nor waits for one.
-        sessions = session_factory(engine, read_only=dry_run)
-        results = []
-        rosters: dict[str, Any] = {}
-        for name, conn in chosen.items():
-            result = ConnectionResult(name=name, vendor=conn.vendor, dry_run=dry_run)
-            results.append(result)
-            run = _ConnectionRun(
-                config, name, conn, sessions, settings, progress, stop, today, rosters
-            )
-            try:
-                run.run(result, dry_run=dry_run, full=full, allow_mass_change=allow_mass_change)
-            except SafeguardTripped as exc:
-                result.refusal = str(exc)
-            except SyncdError as exc:
-                result.error = str(exc)
-                fields = {**exc.fields, "connection": name, "error": str(exc)}
-                log.error("reconcile.failed", **fields)
-                run.fail(result, str(exc))
-            if stop.is_set():
-                break
-        return results
-    finally:
-        engine.dispose()
+    with planning.own_executor(executor) as pool:
+        try:
+            # A dry run only reads: it neither holds off a worker nor waits for one.
+            sessions = session_factory(engine, read_only=dry_run)
+            results = []
+            rosters: dict[str, Roster] = {}
+            for name, conn in chosen.items():
+                result = ConnectionResult(name=name, vendor=conn.vendor, dry_run=dry_run)
+                results.append(result)
+                run = _ConnectionRun(
+                    config,
+                    name,
+                    conn,
+                    sessions,
+                    settings,
+                    progress,
+                    stop,
+                    today,
+                    rosters,
+                    session_factory(engine, read_only=True),
+                    pool,
+                )
+                try:
+                    run.run(result, dry_run=dry_run, full=full, allow_mass_change=allow_mass_change)
+                except SafeguardTripped as exc:
+                    result.refusal = str(exc)
+                except SyncdError as exc:
+                    result.error = str(exc)
+                    fields = {**exc.fields, "connection": name, "error": str(exc)}
+                    log.error("reconcile.failed", **fields)
+                    run.fail(result, str(exc))
+                if stop.is_set():
+                    break
+            return results
+        finally:
+            engine.dispose()
 
 
 class _ConnectionRun:
@@ -226,7 +239,9 @@ class _ConnectionRun:
         progress: Progress,
         stop: threading.Event,
         today: date,
-        rosters: dict[str, Any],
+        rosters: dict[str, Roster],
+        reads: Any,
+        pool: Executor,
     ) -> None:
         self.config = config
         self.name = name
@@ -237,6 +252,10 @@ class _ConnectionRun:
         self.stop = stop
         self.today = today
         self.rosters = rosters
+        self.reads = reads
+        """Sessions in read transactions: planning never holds off a worker."""
+        self.pool = pool
+        """Where planning overlaps its parts (as `syncd plan` does)."""
         self.store = OutboxStore(sessions, name)
         self.worker_id = worker_identity()
         self.rate_waited = 0.0
@@ -252,16 +271,18 @@ class _ConnectionRun:
             fresh = False
             lost: str | None = None
             if conn.base_url.startswith(SANDBOX_URL):
-                sandboxed = _sandboxed(self.config, self.name, conn, keep=not dry_run)
-                conn, restored = stack.enter_context(sandboxed)
+                running = sandboxed(self.config, self.name, conn, keep=not dry_run)
+                conn, restored = stack.enter_context(running)
                 fresh = not restored
                 lost = self._lost_account() if fresh else None
-            connector = stack.enter_context(_connector(conn))
-            self._restore_pacing(connector)
+            connector = stack.enter_context(connected(conn))
+            restore_pacing(self.sessions, self.name, connector)
             keeper: LeaseKeeper | None = None
             if not dry_run:
-                keeper = stack.enter_context(self._owned())
-                stack.callback(self._save_pacing, connector, clean=True)
+                keeper = stack.enter_context(
+                    owned(self.sessions, self.name, self.worker_id, self.settings)
+                )
+                stack.callback(save_pacing, self.sessions, self.name, connector, clean=True)
                 if fresh:
                     self._forget()
                 self._recover()
@@ -275,7 +296,7 @@ class _ConnectionRun:
             if lost is not None:
                 plan = replace(plan, warnings=(lost, *plan.warnings))
             if full and not dry_run:
-                self._save_pacing(connector, clean=False)
+                save_pacing(self.sessions, self.name, connector, clean=False)
             result.plan = plan
             result.rows_read = record.rows_read
             result.rows_rejected = record.rows_rejected
@@ -290,46 +311,6 @@ class _ConnectionRun:
             self._finish(result)
 
     # ----------------------------------------------------------------------- steps
-
-    @contextmanager
-    def _owned(self) -> Iterator[LeaseKeeper]:
-        ttl = timedelta(seconds=self.settings.connection_lease_seconds)
-        lease = ConnectionLease(self.sessions, self.name, self.worker_id, ttl=ttl, clock=utcnow)
-        lease.acquire(is_dead=holder_is_dead)
-        keeper = LeaseKeeper(lease.renew, every_seconds=ttl.total_seconds() / 3).start()
-        try:
-            yield keeper
-        finally:
-            keeper.stop()
-            lease.release()
-
-    def _restore_pacing(self, connector: Connector) -> None:
-        """Count what earlier processes sent on this credential within the vendor's window."""
-        limiter = connector.client.limiter
-        if limiter is None or not limiter.key:
-            return
-        with self.sessions() as db:
-            snapshots = load_history(db, limiter.key)
-        counted = limiter.restore(snapshots)
-        if counted:
-            log.info("reconcile.pacing_restored", connection=self.name, recent_requests=counted)
-
-    def _save_pacing(self, connector: Connector, *, clean: bool) -> None:
-        """Store the credential's send history now (``clean``: nothing is in flight)."""
-        limiter = connector.client.limiter
-        if limiter is None or not limiter.key:
-            return
-        with self.sessions.begin() as db:
-            save_history(db, self.name, limiter.key, limiter.snapshot(clean=clean), now=utcnow())
-
-    @staticmethod
-    def _pacing(connector: Connector) -> Callable[[], tuple[str, str]] | None:
-        """What the worker saves with every op: the history, not clean (work in flight)."""
-        limiter = connector.client.limiter
-        if limiter is None or not limiter.key:
-            return None
-        key = limiter.key
-        return lambda: (key, limiter.snapshot(clean=False))
 
     def _lost_account(self) -> str | None:
         """Say so when a ``sandbox:`` account file is gone while the mirror holds users.
@@ -399,7 +380,7 @@ class _ConnectionRun:
             settings=replace(self.settings, max_rate_wait_seconds=budget),
             on_event=lambda event, stats: self.progress.event(self.name, event, stats),
             lease_lost=keeper.lost if keeper else None,
-            pacing=self._pacing(connector),
+            pacing=pacing(connector),
         )
         stats = worker.drain(self.stop)
         self.rate_waited += stats.rate_wait_seconds
@@ -415,32 +396,25 @@ class _ConnectionRun:
         result: ConnectionResult,
     ) -> tuple[Plan, runs.SourceRecord, list[dict[str, Any]]]:
         source_name = conn.source
-        source = self.config.sources[source_name]
-        if source_name not in self.rosters:
-            self.rosters[source_name] = read_roster(
-                self.config.source_path(source_name), source, today=self.today
-            )
-            for warning in file_warnings(self.rosters[source_name]):
-                log.warning("source.warning", source=source_name, message=warning)
-                self.progress.note(self.name, warning)
-        roster = self.rosters[source_name]
-        with self.sessions() as db:
-            mirror = Mirror.empty() if fresh else load_mirror(db, self.name)
-            previous = runs.previous_rows(db, source_name)
         listing, drift = None, None
         if full:
+            desired = self._desired(conn)
+            with self.reads() as db:
+                mirror = Mirror.empty() if fresh else load_mirror(db, self.name)
+                previous = runs.previous_rows(db, source_name)
             listing, mirror, drift = self._listed(connector, conn, mirror, result)
-        plan = build_plan(
-            roster,
+            loaded = planning.LoadedMirror(mirror, previous)
+        else:
+            loaded, desired = self._loaded(conn, fresh)
+        plan = planning.plan_loaded(
+            self.name,
             conn,
-            profile(conn.vendor),
-            mirror,
+            loaded,
+            desired,
             today=self.today,
-            name=self.name,
-            previous_rows=previous,
-            listing=listing,
             allow_mass_change=allow_mass_change,
-            termination_field=source.status.termination_date,
+            pool=self.pool,
+            listing=listing,
         )
         if drift is not None:
             plan = replace(plan, drift=drift)
@@ -454,6 +428,7 @@ class _ConnectionRun:
                 skipped=len(plan.skipped),
                 people=dict(zip(shown["external_id"], shown["reason"], strict=True)),
             )
+        roster = self.rosters[source_name]
         info = roster.source
         record = runs.SourceRecord(
             source=source_name,
@@ -467,6 +442,42 @@ class _ConnectionRun:
         )
         rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
         return plan, record, rejected
+
+    def _roster(self, source_name: str) -> Roster:
+        """The source's export, read once per reconcile (connections may share it)."""
+        if source_name not in self.rosters:
+            source = self.config.sources[source_name]
+            self.rosters[source_name] = read_roster(
+                self.config.source_path(source_name), source, today=self.today
+            )
+            for warning in file_warnings(self.rosters[source_name]):
+                log.warning("source.warning", source=source_name, message=warning)
+                self.progress.note(self.name, warning)
+        return self.rosters[source_name]
+
+    def _desired(self, conn: ConnectionConfig) -> Desired:
+        roster = self._roster(conn.source)
+        return planning.desire_for(
+            self.config, self.name, conn, roster, today=self.today, pool=self.pool
+        )
+
+    def _loaded(self, conn: ConnectionConfig, fresh: bool) -> tuple[planning.LoadedMirror, Desired]:
+        """The mirror as `syncd plan` loads it (in one read transaction, without the users'
+        fields, then those the diff compares), loaded on the pool while the export is read.
+
+        The read transaction ends here, before the plan is recorded in a write transaction.
+        """
+        with self.reads() as db:
+            loading = self.pool.submit(
+                planning.load_mirror, db, self.name, conn.source, fresh=fresh
+            )
+            try:
+                desired = self._desired(conn)
+            except BaseException:
+                wait([loading])
+                raise
+            loaded = planning.complete_mirror(db, self.name, loading.result(), desired, self.pool)
+        return loaded, desired
 
     def _listed(
         self, connector: Connector, conn: ConnectionConfig, mirror: Mirror, result: ConnectionResult
@@ -601,15 +612,6 @@ class _ConnectionRun:
 # --------------------------------------------------------------------------- helpers
 
 
-@contextmanager
-def _connector(conn: ConnectionConfig) -> Iterator[Connector]:
-    connector = connect(conn)
-    try:
-        yield connector
-    finally:
-        connector.close()
-
-
 def _listing(connector: Connector, conn: ConnectionConfig, mirror: Mirror) -> Listing:
     """The LMS's own listing, for adoption and drift.
 
@@ -700,76 +702,6 @@ def _listed_pairs(
             return [], []
         done.append(subject)
     return pairs, done
-
-
-def _kept(simulator: Any, name: str, vendor: str, *, keep: bool) -> bool:
-    """Restore the simulator's account from its file if there is one (True); with ``keep``
-    save it there after every write, before the simulator answers it.
-
-    The file is never written here at start: only a write makes it, and the first write
-    comes after a fresh run emptied the mirror, so an account file always holds at least
-    what the mirror says (see :mod:`syncd.sandbox.account_file`). A dry run never writes it.
-    """
-    if not isinstance(simulator, Keepable):
-        return False
-    path = account_path(name)
-    restored = restore_account(simulator, path, vendor)
-    if keep:
-        keep_writes(simulator, path, vendor)
-    return restored
-
-
-@contextmanager
-def _sandboxed(
-    config: Config, name: str, conn: ConnectionConfig, *, keep: bool
-) -> Iterator[tuple[ConnectionConfig, bool]]:
-    """Start the simulator for a ``sandbox:`` connection; yield the pointed config and
-    whether its account was restored from an earlier run (False: it starts from its seed).
-    ``keep``: save the account after every write (False for a dry run).
-    """
-    from syncd.sandbox.running import start_sandbox
-
-    seed = _sandbox_seed(config, name, conn.base_url[len(SANDBOX_URL) :].strip())
-    try:
-        running = start_sandbox(conn.vendor)
-    except LookupError as exc:
-        raise ConfigError(f"connections.{name}.base_url: {exc}") from None
-    try:
-        restored = _kept(running.simulator, name, conn.vendor, keep=keep)
-        if seed and not restored:
-            running.simulator.seed(seed)
-        yield _pointed(running, name, conn), restored
-    finally:
-        running.stop()
-
-
-def _pointed(running: RunningSandbox, name: str, conn: ConnectionConfig) -> ConnectionConfig:
-    """``conn`` aimed at the running simulator, with its demo credentials."""
-    if conn.rate is not None and running.admin is not None:
-        running.admin.set_rate(conn.rate.requests, conn.rate.per_seconds)
-    api = getattr(running.simulator, "api_root", "")
-    pointed = connector_class(conn.vendor).sandbox_connection(
-        conn, running.credentials, f"{running.base_url}{api}"
-    )
-    log.info("sandbox.started", connection=name, vendor=conn.vendor, url=running.base_url)
-    return pointed
-
-
-def _sandbox_seed(config: Config, name: str, path_text: str) -> dict[str, Any] | None:
-    if not path_text:
-        return None
-    path = Path(path_text)
-    if not path.is_absolute() and config.path is not None:
-        path = config.path.parent / path
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"connections.{name}.base_url: cannot read the sandbox seed {path}: {exc}"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"connections.{name}.base_url: sandbox seed {path} is not an object")
-    return data
 
 
 def describe_wait(result: ConnectionResult) -> str | None:
