@@ -29,7 +29,7 @@ from rich.table import Table
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, error
 from syncd.config import load
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, ExitCode, SyncdError
 
 if TYPE_CHECKING:
     from syncd.pipeline.plan import Planned
@@ -193,7 +193,7 @@ def register(app: typer.Typer) -> None:
         Changes nothing. Exit code: 0 in sync, 2 changes pending, 3 refused, 6 people
         skipped (nothing else to do), 1 error.
         """
-        from syncd.pipeline.plan import EXIT_ERROR, exit_code, plan_connections
+        from syncd.pipeline.plan import exit_code, plan_connections
 
         try:
             try:
@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
             # Always 1 here, whatever the error's usual exit code (an unusable export is 2
             # elsewhere): to a script, 2 and 3 mean "changes pending" and "refused".
             error(str(exc))
-            raise typer.Exit(EXIT_ERROR) from None
+            raise typer.Exit(ExitCode.ERROR) from None
         if output is Format.json:
             data = [_as_json(item, limit) for item in planned]
             echo(json.dumps(data if len(data) > 1 else data[0], indent=2))

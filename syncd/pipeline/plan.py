@@ -59,14 +59,6 @@ if TYPE_CHECKING:
     from syncd.plan.diff import ComparedSets, MirrorIndex
     from syncd.plan.users import Pairing
 
-EXIT_IN_SYNC, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED, EXIT_SKIPPED = (
-    ExitCode.OK,
-    ExitCode.ERROR,
-    ExitCode.PENDING,
-    ExitCode.REFUSED,
-    ExitCode.SKIPPED,
-)
-
 
 @dataclass(frozen=True)
 class Source:
@@ -401,14 +393,19 @@ def _lost_sandbox_accounts(
     return lost
 
 
-def exit_code(plans: list[Plan]) -> int:
-    """3 if any plan is refused, else 2 if any has changes, else 6 if any skips people,
-    else 0. A skip is shown whatever the code, but decides it only when nothing else does:
-    pending changes and refusals need the operator first."""
-    if any(p.refused for p in plans):
-        return EXIT_REFUSED
-    if any(not p.empty for p in plans):
-        return EXIT_PENDING
-    if any(p.incomplete for p in plans):
-        return EXIT_SKIPPED
-    return EXIT_IN_SYNC
+def plan_exit(plan: Plan) -> ExitCode:
+    """How a plan ends a command that sends nothing (`syncd plan`, `reconcile --dry-run`).
+    A skip is shown whatever the code, but decides it only when nothing else does: pending
+    changes and refusals need the operator first."""
+    if plan.refused:
+        return ExitCode.REFUSED
+    if not plan.empty:
+        return ExitCode.PENDING
+    if plan.incomplete:
+        return ExitCode.SKIPPED
+    return ExitCode.OK
+
+
+def exit_code(plans: list[Plan]) -> ExitCode:
+    """The most serious ending among the connections' plans."""
+    return ExitCode.most_serious(plan_exit(p) for p in plans)

@@ -145,12 +145,11 @@ class ConnectionResult:
             return ExitCode.ERROR
         if self.refusal is not None:
             return ExitCode.REFUSED
-        if self.dry_run:
-            if self.plan is not None and self.plan.ops:
-                return ExitCode.PENDING
-        elif self.counts["dead"] or self.counts["blocked"]:
+        if self.dry_run and self.plan is not None:
+            return planning.plan_exit(self.plan)
+        if self.counts["dead"] or self.counts["blocked"]:
             return ExitCode.DEAD
-        elif self.waiting:
+        if self.waiting:
             return ExitCode.WAITING
         if self.plan is not None and self.plan.incomplete:
             return ExitCode.SKIPPED
