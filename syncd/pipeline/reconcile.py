@@ -436,8 +436,8 @@ class _ConnectionRun:
             size=int(info.size),
             mtime=runs.as_utc(info.mtime),
             rows_read=int(info.rows_read),
-            rows_accepted=len(roster.people),
-            rows_rejected=int(roster.rejected["line"].nunique()) if len(roster.rejected) else 0,
+            rows_accepted=roster.rows_accepted,
+            rows_rejected=roster.rows_rejected,
         )
         rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
         return plan, record, rejected
