@@ -8,13 +8,19 @@ database (a SQLite file) holds the mirror of the previous snapshot as a complete
 would have left it, and the previous export as the last accepted one (so the source-shrink
 guard is measured too). Setup is not timed.
 
-Timed, each as a whole child process (wall time, and peak RSS from ``wait4``):
+Timed in turn, run after run (so that a busy minute falls on all three alike), each as a
+whole child process (wall time, and peak RSS from ``wait4``):
 
 - ``python -m syncd plan --config ... --format json``: load the config, read and validate
   the export, load the mirror from the state database, evaluate the rules, diff, measure the
   safeguards and print the summary;
+- ``python -m syncd reconcile --config ... --dry-run``: the command that acts, planning the
+  same files by the same path (the benchmark checks that both plan the same ops and calls);
 - ``csv-diff previous.csv current.csv --key "Employee ID"`` (PyPI ``csv-diff``, the ``bench``
   extra) on the same two files: a plain keyed diff, no validation, rules or plan.
+
+Then once: ``syncd plan`` of the previous export against its own mirror (nothing changed:
+it must plan zero ops and zero calls).
 
 ``--stages`` adds one more child per size that times the stages inside one process
 (imports, read, mirror load without the users' fields and its sets encoded for the diff,
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -474,6 +481,17 @@ def bench_size(
         "--today",
         TODAY.isoformat(),
     ]
+    dry_argv = [
+        sys.executable,
+        "-m",
+        "syncd",
+        "reconcile",
+        "--config",
+        str(workdir / "current.toml"),
+        "--dry-run",
+        "--today",
+        TODAY.isoformat(),
+    ]
     diff_argv = [
         *csv_diff_command(),
         str(workdir / "previous.csv"),
@@ -481,21 +499,50 @@ def bench_size(
         "--key",
         KEY,
     ]
-    plans = [measure(plan_argv, workdir / "plan.json", workdir) for _ in range(runs)]
-    diffs = [measure(diff_argv, workdir / "csv-diff.txt", workdir) for _ in range(runs)]
+    plans: list[Measured] = []
+    dries: list[Measured] = []
+    diffs: list[Measured] = []
+    for _ in range(runs):  # in turn, so that a busy minute falls on all three alike
+        plans.append(measure(plan_argv, workdir / "plan.json", workdir))
+        dries.append(measure(dry_argv, workdir / "dry-run.txt", workdir))
+        diffs.append(measure(diff_argv, workdir / "csv-diff.txt", workdir))
     summary = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    dry_ops, dry_calls = _dry_run_totals(workdir / "dry-run.txt")
+    if (dry_ops, dry_calls) != (summary["ops"], summary["calls"]):
+        raise SystemExit(
+            f"reconcile --dry-run planned {dry_ops} ops / {dry_calls} calls, "
+            f"plan {summary['ops']} / {summary['calls']}: the two commands disagree"
+        )
+    unchanged_argv = [*plan_argv]
+    unchanged_argv[unchanged_argv.index(str(workdir / "current.toml"))] = str(
+        workdir / "previous.toml"
+    )
+    unchanged = measure(unchanged_argv, workdir / "unchanged.json", workdir)
+    no_change = json.loads((workdir / "unchanged.json").read_text(encoding="utf-8"))
     result: dict[str, Any] = {
         "people": size,
         "setup": {**setup, "seconds": round(setup_seconds, 1)},
         "plan": _figures(plans),
+        "reconcile_dry_run": _figures(dries),
         "csv_diff": _figures(diffs),
         "plan_exit_code": plans[-1].code,
+        "dry_run_exit_code": dries[-1].code,
         "plan_counts": summary["counts"],
         "plan_ops": summary["ops"],
         "plan_calls": summary["calls"],
         "skipped": len(summary["skipped"]),
         "rows": summary["source"],
+        "no_change": {
+            "seconds": round(unchanged.seconds, 3),
+            "peak_rss_mib": round(unchanged.peak_mib, 1),
+            "exit_code": unchanged.code,
+            "ops": no_change["ops"],
+            "calls": no_change["calls"],
+        },
     }
+    result["dry_run_speedup_vs_csv_diff"] = round(
+        result["csv_diff"]["median_s"] / result["reconcile_dry_run"]["median_s"], 2
+    )
     result["speedup_vs_csv_diff"] = round(
         result["csv_diff"]["median_s"] / result["plan"]["median_s"], 2
     )
@@ -516,6 +563,15 @@ def bench_size(
         )
         result["stages_s"] = {k: round(v, 3) for k, v in json.loads(proc.stdout).items()}
     return result
+
+
+def _dry_run_totals(output: Path) -> tuple[int, int]:
+    """Ops and vendor calls from the plan heading `syncd reconcile --dry-run` prints."""
+    text = output.read_text(encoding="utf-8")
+    found = re.search(r"plan of (\d+) op\(s\), (\d+) vendor call\(s\)", text)
+    if found is None:
+        raise SystemExit(f"no plan heading in the dry run's output:\n{text[:2000]}")
+    return int(found[1]), int(found[2])
 
 
 def _figures(measured: list[Measured]) -> dict[str, Any]:
@@ -555,7 +611,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.prepare is not None:
         print(json.dumps(prepare(args.prepare, args.sizes[0], args.churn, args.seed)))
         return
-    base = args.workdir or Path(tempfile.mkdtemp(prefix="syncd-bench-plan-"))
+    base = args.workdir or Path(tempfile.mkdtemp(prefix="bench-plan-"))
     compile_syncd()
     try:
         load = os.getloadavg()

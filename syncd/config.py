@@ -22,7 +22,7 @@ import re
 import string
 import tomllib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
@@ -407,7 +407,7 @@ class Condition(_Model):
 class Assign(_Model):
     courses: list[str] = Field(default_factory=list, description="Course ids to assign.")
     learning_paths: list[str] = Field(
-        default_factory=list, description="Learning path ids to assign (Litmos)."
+        default_factory=list, description="Learning path ids to assign (Litmos only)."
     )
 
 
@@ -465,6 +465,87 @@ class SafeguardConfig(_Model):
         default=False,
         description="Turn every safeguard off for deliberate large changes (like the flag).",
     )
+
+
+LinkKind = Literal["course", "team", "learning_path", "collection"]
+
+
+class SignupLink(_Model):
+    """A self-enrollment link kept as declared: a Litmos self-signup token or a SCORM
+    Cloud public invitation. Each run creates it once and updates it, never twice."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description=(
+            "syncd's own name of the link, unique per connection: its identity at the "
+            "vendor (Litmos: the token code unless `code` says otherwise; SCORM Cloud: the "
+            "tag `syncd:<connection>:<name>` put on the invitation). Renaming it makes a "
+            "new link and leaves the old one alone."
+        ),
+    )
+    target: str = Field(
+        min_length=1,
+        max_length=50,
+        description=(
+            "What claiming the link enrols into. Litmos: the course, learning path or "
+            'collection id, or for `kind = "team"` a group key of the source\'s pushed '
+            "groups (`org:Commercial/Sales`) or a team id; SCORM Cloud: the course id."
+        ),
+    )
+    kind: LinkKind = Field(
+        default="course",
+        description=(
+            "Litmos only: `course`, `team`, `learning_path` or `collection` (TokenType 1-4)."
+        ),
+    )
+    code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=250,
+        description="Litmos only: the token code people type to sign up; default `name`.",
+    )
+    limit: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Most sign-ups the link takes (Litmos MaximumActivations, SCORM Cloud "
+            "registrationCap); 0 = unlimited."
+        ),
+    )
+    expires: date | datetime | None = Field(
+        default=None,
+        description=(
+            "When the link stops working: a date (the end of that day) or a date and time "
+            "(UTC unless it carries an offset); none = never. SCORM Cloud cannot take an "
+            "expiry off an invitation once set: give a later one instead."
+        ),
+    )
+    active: bool = Field(
+        default=True,
+        description=(
+            "Open (true) or closed. Litmos: Active; SCORM Cloud: allowLaunch and "
+            "allowNewRegistrations."
+        ),
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="SCORM Cloud only: tags the invitation carries (besides syncd's own).",
+    )
+
+    @field_validator("name", "target", "code")
+    @classmethod
+    def _no_padding(cls, value: str | None) -> str | None:
+        if value is not None and value != value.strip():
+            raise ValueError("must not start or end with spaces")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _plain_tags(cls, value: list[str]) -> list[str]:
+        if any(not tag.strip() or tag.startswith("syncd:") for tag in value):
+            raise ValueError("tags must not be empty nor start with `syncd:` (syncd's own)")
+        return value
 
 
 SANDBOX_URL = "sandbox:"
@@ -540,7 +621,9 @@ class ConnectionConfig(_Model):
         default_factory=dict,
         description=(
             "Vendor settings that are not secret. Litmos: `source` (the required `source` "
-            "parameter naming the calling app), `send_message` (email new users/assignments)."
+            "parameter naming the calling app), `send_message` (email new users/assignments); "
+            "SCORM Cloud: `assign_by`, `leavers`; Enabley: `sub_account`, `role` (README, "
+            "Vendors)."
         ),
     )
     rate: RateConfig | None = Field(
@@ -566,6 +649,14 @@ class ConnectionConfig(_Model):
         description="Names of the source's `groups` pushed as LMS teams/groups with members.",
     )
     rules: list[Rule] = Field(default_factory=list, description="Course assignment rules.")
+    signup_links: list[SignupLink] = Field(
+        default_factory=list,
+        description=(
+            "Self-enrollment links kept as declared (Litmos self-signup tokens, SCORM Cloud "
+            "public invitations): created or updated after each real reconcile, never "
+            "duplicated, never deleted; their usage is reported."
+        ),
+    )
     deprovision: DeprovisionConfig = Field(
         default_factory=DeprovisionConfig, description="Leavers, absentees and returners."
     )
@@ -598,6 +689,19 @@ class ConnectionConfig(_Model):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("signup_links")
+    @classmethod
+    def _unique_links(cls, links: list[SignupLink]) -> list[SignupLink]:
+        seen: dict[str, int] = {}
+        for index, link in enumerate(links):
+            first = seen.setdefault(link.name.casefold(), index)
+            if first != index:
+                raise ValueError(
+                    f"[{index}].name `{link.name}` is already the name of [{first}]; "
+                    "each link needs its own name"
+                )
+        return links
 
     def secret(self, name: str) -> str:
         """The plain value of one credential, for the connector's request signing only."""
@@ -727,7 +831,8 @@ def _literal_secrets(node: Any, where: str = "") -> Iterator[str]:
 def _format_errors(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        loc = loc.removeprefix(".")
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.syntax import Syntax
 
 from syncd import config as config_mod
 from syncd.cli.console import console, echo, plain
 from syncd.config_reference import markdown
+from syncd.errors import ConfigError
 from syncd.log import REDACTOR
 
 config_app = typer.Typer(help="Work with the configuration file.", no_args_is_help=True)
@@ -29,7 +29,14 @@ def check(
     Every value is shown as the redactor allows: anything taken from ``${ENV}``, the
     password of any URL and everything under a secret-looking key is masked.
     """
+    from syncd.vendors import unsupported
+
     cfg = config_mod.load(file)
+    problems = unsupported(cfg)
+    if problems:
+        raise ConfigError(
+            f"{file}: the vendors cannot do what this asks:\n  " + "\n  ".join(problems)
+        )
     data = REDACTOR.value(cfg.model_dump(mode="json", by_alias=True))
     text = json.dumps(data, indent=2, sort_keys=False)
     if output == "json":
@@ -38,6 +45,8 @@ def check(
     out = console()
     out.print(f"[green]ok[/]: {plain(file)} is valid; resolved configuration (secrets masked):")
     if out.is_terminal:
+        from rich.syntax import Syntax  # pygments, for a terminal only
+
         out.print(Syntax(text, "json", word_wrap=True))
     else:
         out.print(text, markup=False)

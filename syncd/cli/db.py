@@ -5,20 +5,14 @@ The database is the configuration's ``state.url``; its password never reaches th
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from syncd import config as config_mod
 from syncd.cli.console import echo
+from syncd.cli.options import ConfigOption
 from syncd.state import db as state_db
 
 db_app = typer.Typer(help="Manage the state database.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="The TOML configuration file.", show_default=False)
-]
 
 
 @db_app.command("upgrade")

@@ -16,9 +16,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from datetime import date
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -28,8 +26,9 @@ from rich.table import Table
 
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, error
+from syncd.cli.options import ConfigOption, TodayOption, as_of
 from syncd.config import load
-from syncd.errors import ConfigError, ExitCode, SyncdError
+from syncd.errors import ExitCode, SyncdError
 
 if TYPE_CHECKING:
     from syncd.pipeline.plan import Planned
@@ -162,9 +161,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("plan")
     def plan_command(
-        config: Annotated[
-            Path, typer.Option("--config", "-c", help="The syncd TOML configuration file.")
-        ],
+        config: ConfigOption,
         connection: Annotated[
             str | None, typer.Option("--connection", help="Plan only this connection.")
         ] = None,
@@ -180,13 +177,7 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[
             int, typer.Option("--limit", min=0, help="How many ops to show in detail.")
         ] = 20,
-        today: Annotated[
-            str | None,
-            typer.Option(
-                "--today",
-                help="Plan as of this date (YYYY-MM-DD) for grace periods and hire-date rules.",
-            ),
-        ] = None,
+        today: TodayOption = None,
     ) -> None:
         """Show what each LMS would be told (changes, vendor calls, time, safeguards).
 
@@ -196,12 +187,8 @@ def register(app: typer.Typer) -> None:
         from syncd.pipeline.plan import exit_code, plan_connections
 
         try:
-            try:
-                as_of = date.fromisoformat(today) if today else date.today()
-            except ValueError:
-                raise ConfigError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
             planned = plan_connections(
-                load(config), connection, today=as_of, allow_mass_change=allow_mass_change
+                load(config), connection, today=as_of(today), allow_mass_change=allow_mass_change
             )
         except SyncdError as exc:
             # Always 1 here, whatever the error's usual exit code (an unusable export is 2

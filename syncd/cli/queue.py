@@ -22,6 +22,7 @@ from rich.table import Table
 from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, plain
+from syncd.cli.options import ConfigOption, ConnectionOption
 from syncd.errors import ConfigError
 from syncd.log import redact
 from syncd.state.db import open_state, session_factory
@@ -32,12 +33,6 @@ if TYPE_CHECKING:
 
 queue_app = typer.Typer(help="Inspect and act on the durable outbox.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="The TOML configuration file.", show_default=False)
-]
-ConnectionOption = Annotated[
-    str | None, typer.Option("--connection", help="Only this connection (default: all).")
-]
 StateOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,6 +35,7 @@ from rich.text import Text
 from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import plain
+from syncd.cli.options import ConfigOption, TodayOption, as_of
 from syncd.errors import ExitCode
 from syncd.log import configure, redact
 
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
     from syncd.pipeline.reconcile import ConnectionResult
     from syncd.queue.worker import DrainStats, Event
 
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="The TOML configuration file.", show_default=False)
-]
 
 _RESULT = {
     0: "[green]in sync[/]",
@@ -156,10 +153,12 @@ def reconcile_command(
         bool,
         typer.Option("--allow-mass-change", help="Let a plan through that a safeguard refuses."),
     ] = False,
+    today: TodayOption = None,
 ) -> None:
     """Sync the HRIS export into the LMS: plan, enqueue and drain the outbox to the end."""
     from syncd.pipeline.reconcile import exit_code, reconcile
 
+    when = as_of(today)
     cfg = config_mod.load(config)
     out = cli_console()
     err = cli_console(stderr=True)
@@ -176,6 +175,7 @@ def reconcile_command(
             dry_run=dry_run,
             full=full,
             allow_mass_change=allow_mass_change,
+            today=when,
             progress=display,
             stop=stop,
         )
@@ -271,6 +271,7 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
                 highlight=False,
             )
         _print_skips(out, r)
+        _print_links(out, r)
         repairs = _repairs_line(r)
         if repairs:
             out.print(f"{r.name}: {repairs}", highlight=False, markup=False)
@@ -291,6 +292,29 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
             out.print(dead)
             if len(r.dead) > len(shown):
                 out.print(f"  ... {len(r.dead) - len(shown)} more: `syncd queue list --state dead`")
+
+
+def _print_links(out: Console, result: ConnectionResult) -> None:
+    """The connection's signup links: what was done to each, its usage, expiry and state."""
+    report = result.links
+    if report is None or not report.rows:
+        return
+    table = Table(title=f"{result.name}: signup links", title_justify="left")
+    for column in ("link", "action", "id", "target", "used / limit", "expires", "open", "note"):
+        table.add_column(column)
+    for row in report.rows:
+        note = row.reason or (f"changed: {', '.join(row.changed)}" if row.changed else row.url)
+        table.add_row(
+            plain(row.name),
+            row.action,
+            plain(row.vendor_id) or "-",
+            plain(row.target),
+            row.usage,
+            row.expires.isoformat(sep=" ") if row.expires else "never",
+            "-" if row.active is None else ("yes" if row.active else "no"),
+            plain(redact(note)),
+        )
+    out.print(table)
 
 
 def _print_skips(out: Console, result: ConnectionResult) -> None:

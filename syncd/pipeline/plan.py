@@ -166,7 +166,7 @@ def plan_loaded(
     return build_plan(
         None,
         conn,
-        connector_class(conn.vendor).profile,
+        connector_class(conn.vendor).profile_for(conn),
         loaded.mirror,
         today=today,
         name=name,
@@ -263,7 +263,7 @@ def desire_for(
     return desire(
         roster,
         conn,
-        connector_class(conn.vendor).profile,
+        connector_class(conn.vendor).profile_for(conn),
         today=today,
         name=name,
         termination_field=config.sources[conn.source].status.termination_date,

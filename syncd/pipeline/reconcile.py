@@ -49,6 +49,7 @@ from syncd.pipeline.connection import (
     sandboxed,
     save_pacing,
 )
+from syncd.pipeline.links import LinksReport, checked, needs_groups, sync_links
 from syncd.plan import Listing, Mirror, Plan
 from syncd.plan.drift import Drift
 from syncd.queue.worker import (
@@ -127,11 +128,20 @@ class ConnectionResult:
     error: str | None = None
     listing_calls: int = 0
     """Vendor calls the ``--full`` listing made (before any op)."""
+    links: LinksReport | None = None
+    """The declared signup links after the drain (a dry run: as declared, not checked);
+    None without declared links, or when nothing was sent (a refused plan)."""
 
     @property
     def calls(self) -> int:
-        """Every vendor call this run made: the listing's, then the ops' (earlier and new)."""
-        return self.listing_calls + self.earlier.calls + self.drained.calls
+        """Every vendor call this run made: the listing's, the ops' (earlier and new), then
+        the signup links'."""
+        links = self.links.calls if self.links is not None else 0
+        return self.listing_calls + self.earlier.calls + self.drained.calls + links
+
+    @property
+    def links_failed(self) -> int:
+        return self.links.failed if self.links is not None else 0
 
     @property
     def waiting(self) -> int:
@@ -147,7 +157,7 @@ class ConnectionResult:
             return ExitCode.REFUSED
         if self.dry_run and self.plan is not None:
             return planning.plan_exit(self.plan)
-        if self.counts["dead"] or self.counts["blocked"]:
+        if self.counts["dead"] or self.counts["blocked"] or self.links_failed:
             return ExitCode.DEAD
         if self.waiting:
             return ExitCode.WAITING
@@ -302,11 +312,15 @@ class _ConnectionRun:
             if dry_run:
                 if plan.refusal is not None:
                     result.refusal = plan.refusal.message
+                elif conn.signup_links:
+                    result.links = checked(conn.signup_links)
                 return
             self._record_run(plan, record, rejected, result)
             if plan.refusal is not None:
                 return
             result.drained = self._drain(connector, keeper, "sync", run_id=result.run_id)
+            if conn.signup_links and result.drained.stopped != "stopped":
+                result.links = self._links(connector)
             self._finish(result)
 
     # ----------------------------------------------------------------------- steps
@@ -562,12 +576,31 @@ class _ConnectionRun:
             skipped=len(plan.skipped),
         )
 
+    def _links(self, connector: Connector) -> LinksReport:
+        """Make the vendor's signup links match the declaration, after the drain (a team
+        target given as a group key needs the team the drain may just have created)."""
+        groups: dict[str, str] = {}
+        if needs_groups(self.conn.signup_links):
+            with self.reads() as db:
+                frame = load_mirror(db, self.name, attrs=False).groups
+            keys, remotes = frame["key"].astype("str"), frame["remote_id"].astype("str")
+            groups = {k: r for k, r in zip(keys, remotes, strict=True) if r}
+        report = sync_links(connector, self.name, groups)
+        log.info(
+            "reconcile.links",
+            connection=self.name,
+            links=report.as_dicts(),
+            failed=report.failed,
+            calls=report.calls,
+        )
+        return report
+
     def _finish(self, result: ConnectionResult) -> None:
         assert result.run_id is not None
         counts = self.store.counts(run_id=result.run_id)
         result.counts = counts
         result.dead = self.store.rows(states=["dead", "blocked"], limit=None)
-        if counts["dead"] or counts["blocked"] or result.waiting:
+        if counts["dead"] or counts["blocked"] or result.waiting or result.links_failed:
             status = RunStatus.PARTIAL
         else:
             status = RunStatus.SUCCEEDED
@@ -580,6 +613,8 @@ class _ConnectionRun:
             message = describe_rate_waits(result)
         elif result.plan is not None and result.plan.incomplete:
             message = f"{len(result.plan.skipped)} people skipped (`syncd plan` shows why)"
+        elif result.links_failed:
+            message = f"{result.links_failed} signup link(s) failed"
         with self.sessions.begin() as db:
             runs.finish_run(
                 db,

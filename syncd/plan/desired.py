@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from syncd.config import ConnectionConfig
 from syncd.errors import ConfigError
+from syncd.plan.capabilities import refusals
 from syncd.plan.hashing import hash_frame
 from syncd.plan.model import RosterLike, VendorProfile
 from syncd.plan.rules import RuleResult, day_numbers, evaluate_rules
@@ -318,16 +319,9 @@ def build_desired(
 ) -> Desired:
     """The connection's desired state from one Roster (pure: ``today`` is passed in; an
     ``executor`` only lets independent parts of the work overlap)."""
+    for problem in refusals(connection, profile, where):
+        raise ConfigError(problem)
     people = roster.people
-    if connection.groups and not profile.groups:
-        raise ConfigError(f"{where}.groups: {profile.vendor} has no groups to push")
-    if not profile.learning_paths:
-        for index, rule in enumerate(connection.rules):
-            if rule.assign.learning_paths:
-                raise ConfigError(
-                    f"{where}.rules[{index}] ({rule.name}): {profile.vendor} has no learning "
-                    "paths; assign courses instead"
-                )
     columns = _Columns(people)
     strict = bool(connection.fields)
     attrs = {

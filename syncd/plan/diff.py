@@ -22,7 +22,7 @@ sorted by subject inside each kind; every op names the keys of the ops it needs 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import cast
@@ -33,7 +33,9 @@ import pyarrow as pa
 
 from syncd.config import DeprovisionConfig
 from syncd.plan import sets
+from syncd.plan.batching import chunks
 from syncd.plan.desired import Desired, group_aliases, mirror_twins
+from syncd.plan.group_courses import GroupScene, candidates, group_course_ops
 from syncd.plan.model import Listing, Mirror, VendorProfile
 from syncd.plan.ops import (
     AddMembers,
@@ -190,14 +192,6 @@ def _compare(wanted: Pairs, held_labels: sets.Labels, rows: np.ndarray) -> _Comp
     return _Compared(want, missing, held, unwanted, width, tuple(labels))
 
 
-def _chunks(items: Sequence[str], size: int | None) -> Iterator[tuple[str, ...]]:
-    if not size or size >= len(items):
-        yield tuple(items)
-        return
-    for start in range(0, len(items), size):
-        yield tuple(items[start : start + size])
-
-
 def _grouped(pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
     """(key, sorted distinct values) per key, keys sorted."""
     found: dict[str, set[str]] = defaultdict(set)
@@ -223,7 +217,7 @@ def _membership_ops(
     add_ops: list[Op] = []
     adds = ((str(group), person) for person, group in change.added)
     for group, members in _grouped(adds):
-        for chunk in _chunks(members, profile.max_members_per_call):
+        for chunk in chunks(members, profile.max_members_per_call):
             after = ((group_ready[group],) if group in group_ready else ()) + _needs(
                 user_ready, chunk
             )
@@ -249,7 +243,7 @@ def _assignment_ops(
         chosen = ((p, item) for p, (of_kind, item) in _items(change.added) if of_kind == kind)
         for person, items in _grouped(chosen):
             after = user_ready.get(person, ())
-            for chunk in _chunks(items, profile.max_courses_per_call):
+            for chunk in chunks(items, profile.max_courses_per_call):
                 if kind == "course":
                     assign_ops.append(
                         AssignCourses(external_id=person, course_ids=chunk, depends_on=after)
@@ -267,6 +261,48 @@ def _assignment_ops(
         else:
             unassign_ops.append(UnassignLearningPath(external_id=person, learning_path_id=item))
     return assign_ops, unassign_ops
+
+
+def _group_scene(
+    desired: Desired,
+    mirror: Mirror,
+    change: _Change,
+    membership_ops: Iterable[Op],
+    group_ready: Mapping[str, str],
+) -> GroupScene:
+    """The groups as this plan leaves them, for :func:`group_course_ops` (keys as the
+    plan's membership ops name them)."""
+    alias = _aliases(desired, mirror)
+    tree = [
+        (alias.get(key, key), alias.get(parent, parent))
+        for key, parent in zip(
+            desired.groups["key"].tolist(), desired.groups["parent_key"].tolist(), strict=True
+        )
+    ]
+    keys = {key for key, _ in tree}
+    held = mirror.memberships[mirror.memberships["group_key"].astype("str").isin(keys)]
+    members: dict[str, set[str]] = defaultdict(set)
+    for group, person in zip(
+        held["group_key"].astype("str").tolist(),
+        held["external_id"].astype("str").tolist(),
+        strict=True,
+    ):
+        members[group].add(person)
+    for person, group in change.removed:
+        members[str(group)].discard(person)
+    for person, group in change.added:
+        members[str(group)].add(person)
+    waits: dict[str, list[str]] = defaultdict(list)
+    for group, key in group_ready.items():
+        waits[group].append(key)
+    for op in membership_ops:
+        if isinstance(op, AddMembers | RemoveMember):
+            waits[op.group_key].append(op.key)
+    return GroupScene(
+        members_after={group: frozenset(found) for group, found in members.items()},
+        groups=tree,
+        waits_for={group: tuple(found) for group, found in waits.items()},
+    )
 
 
 # --------------------------------------------------------------------------- entry
@@ -315,17 +351,19 @@ def diff(
         sets_done = compared.result()
         sets_done.check(desired, index, known)
     ids, live = desired.people["external_id"], worker.live
-    add_ops, remove_ops = _membership_ops(
-        sets_done.members.change(ids, live, removals=policy.remove_memberships),
-        user_ops.ready,
-        group_ready,
-        profile,
+    member_change = sets_done.members.change(ids, live, removals=policy.remove_memberships)
+    add_ops, remove_ops = _membership_ops(member_change, user_ops.ready, group_ready, profile)
+    assignments = sets_done.assignments.change(ids, live, removals=policy.unassign_courses)
+    scene = None
+    if policy.remove_memberships and candidates(desired.rules, profile):
+        scene = _group_scene(desired, mirror, member_change, [*add_ops, *remove_ops], group_ready)
+    group_assign_ops, one_by_one = group_course_ops(
+        assignments.added, desired.rules, ids, live, scene, user_ops.ready, profile
     )
     assign_ops, unassign_ops = _assignment_ops(
-        sets_done.assignments.change(ids, live, removals=policy.unassign_courses),
-        user_ops.ready,
-        profile,
+        _Change(one_by_one, assignments.removed), user_ops.ready, profile
     )
+    assign_ops = [*group_assign_ops, *assign_ops]
     ops: list[Op] = [
         *group_ops,
         *_by_subject(user_ops.links),

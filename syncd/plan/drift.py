@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from syncd.plan.ops import (
     AddMembers,
     AssignCourses,
+    AssignGroupCourses,
     AssignLearningPaths,
     CreateGroup,
     CreateUser,
@@ -101,6 +102,10 @@ class Drift:
                 )
             case AssignCourses():
                 return "courses_reassigned", self._items(op.external_id, "course", op.course_ids)
+            case AssignGroupCourses():
+                return "courses_reassigned", sum(
+                    self._items(person, "course", op.course_ids) for person in op.external_ids
+                )
             case AssignLearningPaths():
                 items = op.learning_path_ids
                 return "learning_paths_reassigned", self._items(

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from syncd.plan.ops import (
     AddMembers,
     AssignCourses,
+    AssignGroupCourses,
     AssignLearningPaths,
     Attrs,
     CreateGroup,
@@ -186,6 +187,8 @@ def effects(
             return (AddAssignments(op.external_id, "course", op.course_ids),)
         case AssignLearningPaths():
             return (AddAssignments(op.external_id, "learning_path", op.learning_path_ids),)
+        case AssignGroupCourses():
+            return tuple(AddAssignments(p, "course", op.course_ids) for p in op.external_ids)
         case UnassignCourse():
             return (RemoveAssignment(op.external_id, "course", op.course_id),)
         case UnassignLearningPath():

@@ -170,6 +170,24 @@ class VendorProfile:
     max_lengths: Mapping[str, int] = field(default_factory=dict)
     """The vendor's documented longest value (characters) per LMS field; a longer value is
     refused by the vendor, so the plan skips the person instead of sending it."""
+    accounts: bool = True
+    """The vendor keeps user accounts of its own. False (SCORM Cloud: learners exist only
+    through their registrations): the plan still creates and updates users, and the
+    connector answers a create without a call."""
+    deactivation: bool = True
+    """The vendor can deactivate an account; without it a connection may not ask for
+    ``deactivate`` (nor a returner's reactivation) in ``deprovision``."""
+    complete_updates: bool = False
+    """An update overwrites (blanks) every field it does not send: each ``UpdateUser`` then
+    carries the complete managed fields in ``attrs``."""
+    group_assignment: bool = False
+    """Courses can be assigned to a whole group in one call."""
+    signup_links: bool = False
+    """The vendor has self-enrollment links a connection may declare (``signup_links``:
+    Litmos self-signup tokens, SCORM Cloud public invitations)."""
+    signup_link_keys: frozenset[str] = frozenset()
+    """The optional keys of a declared signup link this vendor honours besides the common
+    ones (``kind`` and ``code`` on Litmos, ``tags`` on SCORM Cloud); another is refused."""
 
     def calls_for(self, kind: str) -> int:
         """Vendor calls one op of ``kind`` costs."""

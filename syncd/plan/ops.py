@@ -100,16 +100,26 @@ class UpdateUser(Op):
 
     ``match_value`` is the person's new match value when it changed (the mirror records it;
     the LMS sees it only through the fields in ``changes``), None when it did not.
+    ``attrs`` holds every managed field after the update, for a vendor whose update blanks
+    what it is not sent (``VendorProfile.complete_updates``); empty otherwise.
     """
 
     kind: ClassVar[str] = "update_user"
     external_id: str
     changes: tuple[tuple[str, str, str], ...]
     match_value: str | None = None
+    attrs: Attrs = ()
 
     @property
     def subject(self) -> str:
         return self.external_id
+
+    def _content(self) -> dict[str, Any]:
+        """Without ``attrs`` when empty, so that keys made before it existed still match."""
+        content = Op._content(self)
+        if not self.attrs:
+            del content["attrs"]
+        return content
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,6 +275,25 @@ class AssignCourses(Op):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AssignGroupCourses(Op):
+    """Courses given to a whole group and the groups below it in one call (the vendor gives
+    them to every member); ``external_ids`` are the members they reach, for the mirror.
+
+    Planned only where a rule gives the courses to exactly the group's members and the
+    group holds no one else (see ``plan.diff``), and only when it takes fewer calls.
+    """
+
+    kind: ClassVar[str] = "assign_group_courses"
+    group_key: str
+    course_ids: tuple[str, ...]
+    external_ids: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.group_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssignLearningPaths(Op):
     kind: ClassVar[str] = "assign_learning_paths"
     external_id: str
@@ -312,6 +341,7 @@ OP_TYPES: Mapping[str, type[Op]] = {
         AddMembers,
         RemoveMember,
         AssignCourses,
+        AssignGroupCourses,
         AssignLearningPaths,
         UnassignCourse,
         UnassignLearningPath,
@@ -338,3 +368,7 @@ class Refs:
 
     users: Mapping[str, str] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, Attrs] = field(default_factory=dict)
+    """The mirror's managed fields of the users the ops name, only for a vendor that keeps
+    no accounts of its own (``VendorProfile.accounts`` False): it must send a learner's
+    details with every call that names the learner."""

@@ -20,7 +20,7 @@ empty out between exports without breaking the sync).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -50,6 +50,11 @@ class RuleResult:
     rules: np.ndarray
     names: tuple[str, ...]
     warnings: tuple[str, ...]
+    groups: tuple[str | None, ...] = ()
+    """Per rule, the group it is about when its only condition is ``member_of`` (the
+    group's key as this export spells it; the rule gives its items to exactly the active
+    people in that group and the groups below it), else None: what a vendor that assigns
+    courses to a whole group may do in one call."""
 
     def frame(self, external_ids: pd.Series) -> pd.DataFrame:
         """The pairs as text (external_id, kind, item_id, rule), for people to read."""
@@ -84,10 +89,10 @@ def _folded(values: Sequence[str]) -> pa.Array:
     return pa.array([v.strip().lower() for v in values], pa.large_string())
 
 
-def descendants(groups: pd.DataFrame, key: str) -> set[str]:
-    """The group ``key`` and every group below it."""
+def descendants(groups: Iterable[tuple[str, str]], key: str) -> set[str]:
+    """The group ``key`` and every group below it, given (key, parent_key) pairs."""
     children: dict[str, list[str]] = {}
-    for child, parent in zip(groups["key"].tolist(), groups["parent_key"].tolist(), strict=True):
+    for child, parent in groups:
         children.setdefault(parent, []).append(child)
     found = {key}
     stack = [key]
@@ -173,19 +178,24 @@ class _Evaluator:
         with np.errstate(invalid="ignore"):
             return np.asarray(age <= days, dtype=bool)
 
+    def group_key(self, written: str) -> str | None:
+        """The export's key of the group a rule names. Group identity ignores case
+        (hris.groups keeps one spelling per group), so a rule written "org:Sales" still
+        holds after the export starts spelling it "SALES"."""
+        keys = {key.casefold(): key for key in self.groups["key"].tolist()}
+        return keys.get(written.casefold())
+
     def _member_of(self, written: str, where: str) -> np.ndarray:
         found = np.zeros(len(self.people), dtype=bool)
-        # Group identity ignores case (hris.groups keeps one spelling per group), so a rule
-        # written "org:Sales" still holds after the export starts spelling it "SALES".
-        keys = {key.casefold(): key for key in self.groups["key"].tolist()}
-        key = keys.get(written.casefold())
+        key = self.group_key(written)
         if key is None:
             self.warnings.append(f"{where}: no group `{written}` in this export; it matches nobody")
             return found
         if self.members is None:
             people = arrow_text(self.people["external_id"]).combine_chunks()
             self.members = member_pairs(self.memberships, people)
-        inside = descendants(self.groups, key)
+        tree = zip(self.groups["key"].tolist(), self.groups["parent_key"].tolist(), strict=True)
+        inside = descendants(tree, key)
         codes = [code for code, label in enumerate(self.members.labels) if label in inside]
         found[self.members.rows[np.isin(self.members.codes, codes)]] = True
         return found
@@ -248,4 +258,10 @@ def evaluate_rules(
         pairs = Pairs(np.concatenate(rows), np.concatenate(codes), tuple(labels))
         by = np.concatenate(given_by)
     names = tuple(rule.name for rule in rules)
-    return RuleResult(pairs, by, names, tuple(evaluator.warnings))
+    groups = tuple(
+        evaluator.group_key(rule.when[0].member_of)
+        if len(rule.when) == 1 and rule.when[0].member_of is not None
+        else None
+        for rule in rules
+    )
+    return RuleResult(pairs, by, names, tuple(evaluator.warnings), groups)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from syncd.plan.ops import (
     AddMembers,
     AssignCourses,
+    AssignGroupCourses,
     AssignLearningPaths,
     CreateGroup,
     CreateUser,
@@ -84,6 +85,9 @@ def describe(op: Op) -> str:
             return f"assign {op.external_id} courses {_ids(op.course_ids)}"
         case AssignLearningPaths():
             return f"assign {op.external_id} learning paths {_ids(op.learning_path_ids)}"
+        case AssignGroupCourses():
+            who = f"{len(op.external_ids)} member(s)"
+            return f"assign group {op.group_key} ({who}) courses {_ids(op.course_ids)}"
         case UnassignCourse():
             return f"unassign {op.external_id} course {op.course_id}"
         case UnassignLearningPath():

@@ -434,6 +434,7 @@ class UserDiff:
         fields = self.desired.fields
         wanted = self._desired_attrs(rows)
         refused = self._refused(rows, create=False)
+        complete = self.profile is not None and self.profile.complete_updates
         for i, (external_id, value) in enumerate(
             zip(self._ids(rows), self._values(rows), strict=True)
         ):
@@ -448,6 +449,7 @@ class UserDiff:
                         external_id=external_id,
                         changes=changes,
                         match_value=match_value,
+                        attrs=tuple(zip(fields, wanted[i], strict=True)) if complete else (),
                         depends_on=self.ops.ready.get(external_id, ()),
                     )
                 )

@@ -59,6 +59,7 @@ from typing import Any, Protocol
 
 from syncd.errors import StateError
 from syncd.log import get_logger
+from syncd.plan.model import VendorProfile
 from syncd.plan.ops import Op, Refs
 from syncd.queue.outbox import RetryPolicy, decide
 from syncd.state.machine import OpState, Transition
@@ -177,6 +178,11 @@ def holder_is_dead(holder: str) -> bool:
 
 class Executor(Protocol):
     """What the worker needs of a connector."""
+
+    @property
+    def profile(self) -> VendorProfile:
+        """Whether the connector needs the users' fields with the refs (``accounts``)."""
+        ...
 
     def execute(self, batch: Sequence[Op], refs: Refs) -> Iterator[Outcome]: ...
 
@@ -351,7 +357,7 @@ class Worker:
             )
 
     def _run(self, batch: list[ClaimedOp], stats: DrainStats, lease: timedelta) -> None:
-        refs = self.store.refs([c.op for c in batch])
+        refs = self.store.refs([c.op for c in batch], attrs=not self.connector.profile.accounts)
         by_key = {c.key: c for c in batch}
         remaining = [c.id for c in batch]
         try:

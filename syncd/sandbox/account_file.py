@@ -14,10 +14,8 @@ own database, so it must be as trustworthy as the state database that mirrors it
   and before it answers (:func:`keep_writes`): whatever the mirror holds, the file holds
   too, whenever the process is killed. Each save is a temporary file, fsync, an atomic
   rename and an fsync of the folder, so a kill mid-save leaves the previous file whole.
-  The cost is the sandbox's alone: the quick start (150 people, 316 writes, a 300 KB
-  file) encodes its account in about 1.3 ms per save and waits for the two fsyncs, which
-  on a busy 2-core test VM made 13-28 ms a save and took the whole run from 12-13 s to
-  17-22 s. Saving less often would let the mirror get ahead of the simulated LMS.
+  The cost (the two fsyncs of every save, measured in ``benchmarks/README.md``) is the
+  sandbox's alone; saving less often would let the mirror get ahead of the simulated LMS.
 - **Written by real runs only.** Nothing here writes unless asked: a dry run restores the
   account and never installs the hook.
 
@@ -27,11 +25,15 @@ Every simulator that can keep its account (one with ``snapshot``, ``restore`` an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import ValidationError
 
 from syncd.errors import SyncdError
 
@@ -146,3 +148,38 @@ def missing_warning(path: Path, synced_users: int) -> str:
 
 def _refused(path: Path, reason: str) -> AccountFileError:
     return AccountFileError(f"{path}: {reason}; {START_OVER}", path=str(path))
+
+
+# --------------------------------------------------------------------------- checking
+
+
+Row = TypeVar("Row")
+
+
+def keyed_rows(rows: Iterable[Row], table: str, key: Callable[[Row], Hashable]) -> dict[Any, Row]:
+    """``rows`` keyed by ``key``; a key seen twice is an error naming the table."""
+    keyed: dict[Any, Row] = {}
+    for row in rows:
+        found = key(row)
+        if found in keyed:
+            raise ValueError(f"{table}: {found!r} appears twice")
+        keyed[found] = row
+    return keyed
+
+
+def utc_dates(row: Any) -> None:
+    """Dates as the stores make them (UTC); a date without a time zone is refused."""
+    for item in dataclasses.fields(row):
+        value = getattr(row, item.name)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"{type(row).__name__}.{item.name}: {value} has no time zone")
+            setattr(row, item.name, value.astimezone(UTC))
+
+
+def first_problem(exc: ValidationError) -> str:
+    """One line: where the first invalid value of an account is and what is wrong with it."""
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "account"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {error['msg']}{more}"

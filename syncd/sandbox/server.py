@@ -4,6 +4,11 @@ Tests and the ``syncd sandbox`` command need real HTTP on a real socket, started
 from ordinary synchronous code. The socket is bound here before uvicorn starts, so
 ``port=0`` yields a free port whose number is known at once and a taken port fails with a
 clear message; startup is awaited on an event, not polled.
+
+ASGI gives an app no way to choose the reason phrase of the status line, and some vendors
+put their message there (Litmos: ``409 UserName already exists``). A simulator sets the
+:data:`REASON_HEADER` response header instead; the server moves it into the status line
+and never puts the header itself on the wire.
 """
 
 from __future__ import annotations
@@ -11,10 +16,41 @@ from __future__ import annotations
 import socket
 import threading
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import h11
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+REASON_HEADER = "x-sandbox-reason"
+_REASON_KEY = REASON_HEADER.encode()
+
+
+class _ReasonConnection:
+    """An h11 connection that takes :data:`REASON_HEADER` off a response as its reason."""
+
+    def __init__(self, conn: h11.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def send(self, event: h11.Event) -> bytes | None:
+        if isinstance(event, h11.Response):
+            reason = next((v for k, v in event.headers if k == _REASON_KEY), None)
+            if reason is not None:
+                headers = [(k, v) for k, v in event.headers if k != _REASON_KEY]
+                event = h11.Response(status_code=event.status_code, headers=headers, reason=reason)
+        return self._conn.send(event)
+
+
+class _ReasonH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol whose status lines honour :data:`REASON_HEADER`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = _ReasonConnection(self.conn)  # type: ignore[assignment]  # same interface
 
 
 class _Server(uvicorn.Server):
@@ -82,7 +118,7 @@ class SandboxServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="h11",
+            http=_ReasonH11Protocol,
             loop="asyncio",
             timeout_graceful_shutdown=self._shutdown_timeout,
         )

@@ -47,7 +47,7 @@ from syncd.plan.effects import (
     SetActive,
     effects,
 )
-from syncd.plan.ops import AddMembers, Op, Refs, from_payload
+from syncd.plan.ops import AddMembers, Attrs, Op, Refs, from_payload
 from syncd.state import mirror
 from syncd.state.db import changed_rows
 from syncd.state.machine import (
@@ -665,8 +665,9 @@ class OutboxStore:
 
     # ------------------------------------------------------------------- refs
 
-    def refs(self, ops: Sequence[Op]) -> Refs:
-        """Remote ids of every user and group the ops name, from the mirror."""
+    def refs(self, ops: Sequence[Op], *, attrs: bool = False) -> Refs:
+        """Remote ids of every user and group the ops name, from the mirror; with ``attrs``
+        also the users' managed fields (see ``Refs.attrs``)."""
         users: set[str] = set()
         groups: set[str] = set()
         for op in ops:
@@ -679,14 +680,27 @@ class OutboxStore:
                     groups.add(payload[name])
         found_users: dict[str, str] = {}
         found_groups: dict[str, str] = {}
+        found_attrs: dict[str, Attrs] = {}
         with self.sessions() as db:
             for chunk in _chunks(sorted(users)):
+                where = (
+                    MirrorUser.connection == self.connection,
+                    MirrorUser.external_id.in_(chunk),
+                    MirrorUser.remote_id.is_not(None),
+                )
+                if attrs:
+                    for external_id, remote_id, fields in db.execute(
+                        select(
+                            MirrorUser.external_id, MirrorUser.remote_id, MirrorUser.attrs
+                        ).where(*where)
+                    ):
+                        found_users[external_id] = str(remote_id)
+                        found_attrs[external_id] = tuple(
+                            (str(k), str(v)) for k, v in (fields or {}).items()
+                        )
+                    continue
                 for external_id, remote_id in db.execute(
-                    select(MirrorUser.external_id, MirrorUser.remote_id).where(
-                        MirrorUser.connection == self.connection,
-                        MirrorUser.external_id.in_(chunk),
-                        MirrorUser.remote_id.is_not(None),
-                    )
+                    select(MirrorUser.external_id, MirrorUser.remote_id).where(*where)
                 ):
                     found_users[external_id] = str(remote_id)
             for chunk in _chunks(sorted(groups)):
@@ -698,7 +712,7 @@ class OutboxStore:
                     )
                 ):
                     found_groups[key] = str(remote_id)
-        return Refs(users=found_users, groups=found_groups)
+        return Refs(users=found_users, groups=found_groups, attrs=found_attrs)
 
     # ------------------------------------------------------------------- outcomes
 

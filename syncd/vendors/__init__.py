@@ -12,14 +12,18 @@ from typing import TYPE_CHECKING
 
 from syncd.errors import ConfigError
 from syncd.vendors.base import Connector
+from syncd.vendors.enabley import EnableyConnector
 from syncd.vendors.litmos import LitmosConnector
+from syncd.vendors.scormcloud import ScormCloudConnector
 
 if TYPE_CHECKING:
-    from syncd.config import ConnectionConfig
+    from syncd.config import Config, ConnectionConfig
     from syncd.plan.model import VendorProfile
 
 REGISTRY: dict[str, type[Connector]] = {
+    "enabley": EnableyConnector,
     "litmos": LitmosConnector,
+    "scormcloud": ScormCloudConnector,
 }
 
 
@@ -39,9 +43,25 @@ def profile(vendor: str) -> VendorProfile:
     return connector_class(vendor).profile
 
 
+def unsupported(config: Config) -> list[str]:
+    """Every line of ``config`` that asks a vendor for what it cannot do (or names a vendor
+    without a connector), each with its key: what ``syncd config check`` refuses."""
+    from syncd.plan.capabilities import refusals
+
+    problems = []
+    for name, connection in config.connections.items():
+        where = f"connections.{name}"
+        if connection.vendor not in REGISTRY:
+            have = ", ".join(sorted(REGISTRY))
+            problems.append(f"{where}.vendor: no connector for `{connection.vendor}` yet ({have})")
+            continue
+        problems += refusals(connection, REGISTRY[connection.vendor].profile_for(connection), where)
+    return problems
+
+
 def connect(connection: ConnectionConfig) -> Connector:
     """A ready connector for one configured connection, paced by its credential's limiter."""
     return connector_class(connection.vendor)(connection)
 
 
-__all__ = ["REGISTRY", "Connector", "connect", "connector_class", "profile"]
+__all__ = ["REGISTRY", "Connector", "connect", "connector_class", "profile", "unsupported"]

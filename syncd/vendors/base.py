@@ -95,7 +95,8 @@ from syncd.errors import (
 )
 from syncd.limiter import RateRule
 from syncd.log import get_logger
-from syncd.plan.ops import Op, Refs
+from syncd.plan.links import DeclaredLink, RemoteLink
+from syncd.plan.ops import LinkGroup, LinkUser, Op, Refs
 
 if TYPE_CHECKING:
     from syncd.config import ConnectionConfig
@@ -302,6 +303,12 @@ class Connector(abc.ABC):
         return pointed
 
     @classmethod
+    def profile_for(cls, connection: ConnectionConfig) -> VendorProfile:
+        """The profile the plan uses for ``connection``: the vendor's, or one a connection
+        option changes (a form of assignment that costs more calls, say)."""
+        return cls.profile
+
+    @classmethod
     def rate_rule(cls, connection: ConnectionConfig) -> RateRule:
         """The connection's own rule when configured (a contract with more), else the vendor's."""
         if connection.rate is not None:
@@ -320,6 +327,28 @@ class Connector(abc.ABC):
         A handler returns the op's ``done`` Outcome, or raises a ``VendorError`` that
         :meth:`execute` turns into the Outcome; a ``Conflict`` it can resolve (adoption) it
         resolves itself."""
+
+    def link_user(self, op: LinkUser, refs: Refs) -> Outcome:
+        """Adopt an account a full listing found: no vendor call, its id and fields recorded
+        (the same for every vendor, so a connector declares it with ``handles``)."""
+        return Outcome.done(
+            op,
+            calls=0,
+            remote_id=op.remote_id,
+            adopted=True,
+            detail={"attrs": dict(op.attrs), "active": op.active},
+        )
+
+    def link_group(self, op: LinkGroup, refs: Refs) -> Outcome:
+        """Adopt a group a full listing found: no vendor call, as :meth:`link_user`."""
+        parent = refs.groups.get(op.parent_key, "") if op.parent_key else ""
+        return Outcome.done(
+            op,
+            calls=0,
+            remote_id=op.remote_id,
+            adopted=True,
+            detail={"name": op.name, "parent_remote_id": parent},
+        )
 
     def refuses_the_key(self, exc: VendorError) -> bool:
         """Whether ``exc`` refuses the credential itself rather than one op (every op would
@@ -417,6 +446,37 @@ class Connector(abc.ABC):
     def results(self, window: Window) -> Iterator[ResultRecord]:
         """Result records changed within ``window``; not every connector has it yet."""
         raise NotImplementedError(f"{self.vendor}: result pulls are not implemented yet")
+
+    # ----------------------------------------------------------------------- signup links
+
+    link_fields: ClassVar[tuple[str, ...]] = ()
+    """The fields of a self-enrollment link this vendor keeps (of
+    ``syncd.plan.links.LINK_FIELDS``): the ones compared with the declaration."""
+
+    def link_identity(self, link: DeclaredLink) -> str:
+        """What finds ``link`` among :meth:`list_links` (``RemoteLink.name``): syncd's name,
+        unless the vendor knows links by a key of its own (a Litmos token code)."""
+        return link.name
+
+    def list_links(self, owner: str) -> Iterator[RemoteLink]:
+        """The vendor's self-enrollment links that may be syncd's, with their usage.
+
+        ``owner`` is the connection's name: a vendor that knows links only by syncd's tags
+        (SCORM Cloud) tags them with it, so two connections to one account keep apart.
+
+        Optional (``VendorProfile.signup_links``): a vendor without links raises
+        ``NotImplementedError``, as do :meth:`create_link` and :meth:`update_link`.
+        """
+        raise NotImplementedError(f"{self.vendor}: no self-enrollment links")
+
+    def create_link(self, link: DeclaredLink, owner: str) -> RemoteLink:
+        """Create ``link`` once (the caller never calls it for a link it listed) and return
+        it as the vendor now holds it."""
+        raise NotImplementedError(f"{self.vendor}: no self-enrollment links")
+
+    def update_link(self, remote: RemoteLink, link: DeclaredLink, owner: str) -> RemoteLink:
+        """Make the listed ``remote`` link hold what ``link`` declares; the new state."""
+        raise NotImplementedError(f"{self.vendor}: no self-enrollment links")
 
     def close(self) -> None:
         """Release the HTTP connections (the shared rate limiter stays)."""

@@ -16,7 +16,7 @@ from syncd.plan import ops
 from syncd.plan.ops import Refs
 from syncd.vendors import connect
 from syncd.vendors.base import Connector, Status
-from tests.contract.harness import LitmosHarness
+from tests.contract.kit import LitmosHarness
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from syncd.plan import ops
 from syncd.plan.ops import Refs
 from syncd.vendors.base import Status
 from syncd.vendors.litmos import LitmosConnector, wire
-from tests.contract.harness import LitmosHarness
+from tests.contract.kit import LitmosHarness
 
 
 class RecordingTransport(httpx.HTTPTransport):
@@ -225,3 +225,42 @@ def test_a_key_without_admin_rights_stops_the_batch_instead_of_dead_lettering_it
         with pytest.raises(CredentialRefused, match="proper permissions"):
             next(outcomes)
     assert len(litmos.log()) == 1, "one refusal, then nothing more is sent"
+
+
+def test_courses_given_to_a_team_reach_the_members_of_its_sub_teams_in_one_call(litmos):
+    course_ids = litmos.seed_courses("TC1", "TC2")
+    with LitmosConnector(litmos.connection()) as connector:
+        made = {
+            f"E{n}": o.remote_id
+            for n, o in zip(
+                (1, 2, 3),
+                connector.execute(
+                    [create(1, litmos), create(2, litmos), create(3, litmos)], Refs()
+                ),
+                strict=True,
+            )
+        }
+        parent, child = (
+            ops.CreateGroup(group_key="org:Ops", name="Ops"),
+            ops.CreateGroup(group_key="org:Ops/Sales", name="Sales", parent_key="org:Ops"),
+        )
+        (top,) = connector.execute([parent], Refs())
+        (below,) = connector.execute([child], Refs(groups={"org:Ops": top.remote_id}))
+        teams = {"org:Ops": top.remote_id, "org:Ops/Sales": below.remote_id}
+        adds = [
+            ops.AddMembers(group_key="org:Ops", external_ids=("E1",)),
+            ops.AddMembers(group_key="org:Ops/Sales", external_ids=("E2", "E3")),
+        ]
+        refs = Refs(users=made, groups=teams)
+        assert [o.status for o in connector.execute(adds, refs)] == [Status.DONE] * 2
+        before = litmos.requests()
+        given = ops.AssignGroupCourses(
+            group_key="org:Ops", course_ids=tuple(course_ids), external_ids=("E1", "E2", "E3")
+        )
+        (done,) = connector.execute([given], refs)
+    assert done.status is Status.DONE and done.calls == 1 == litmos.requests() - before
+    assert done.detail == {"course_ids": course_ids}
+    for remote in made.values():
+        assert set(course_ids) <= litmos.remote_courses(remote)
+    (query,) = queries(litmos, "POST", "/teams/{team_id}/courses")
+    assert query["includesubteams"] == ["true"] and query["sendmessage"] == ["false"]

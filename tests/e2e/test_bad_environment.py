@@ -21,7 +21,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_kit import shown, syncd
+
+from tests.e2e.kit import shown, syncd
 
 CONFIG = """\
 [state]

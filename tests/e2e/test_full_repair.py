@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.e2e.test_reconcile import (
+from tests.e2e.kit import (
     Setup,
     assert_in_sync,
     company,

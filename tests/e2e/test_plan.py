@@ -9,168 +9,10 @@ says, and that planning left the state database exactly as it was.
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SECRET_ENV = "SYNCD_E2E_PLAN_KEY"
-SECRET = "plan-e2e-secret-value-4711"
-HEADER = ["Employee ID", "First Name", "Last Name", "Email", "Division", "Department", "Status"]
-TEAMS = [("Commercial", "Sales"), ("Commercial", "Support"), ("Operations", "Finance")]
-
-CONFIG = """\
-[state]
-url = "sqlite:///{db}"
-
-[logging]
-level = "warning"
-format = "json"
-
-[sources.hris]
-path = "export.csv"
-key = "employee_id"
-columns = {{ employee_id = "Employee ID", first_name = "First Name", last_name = "Last Name", \
-email = "Email", division = "Division", department = "Department", status = "Status" }}
-derived = {{ username = "{{email}}" }}
-
-[[sources.hris.groups]]
-name = "org"
-columns = ["division", "department"]
-
-[connections.lms]
-vendor = "litmos"
-base_url = "sandbox:"
-credentials = {{ api_key = "${{{secret_env}}}" }}
-rate = {{ requests = 500, per_seconds = 1 }}
-groups = ["org"]
-
-[connections.lms.options]
-source = "syncd-e2e-plan"
-
-[connections.lms.safeguards]
-max_deactivations = 3
-max_deactivation_percent = 25
-
-[[connections.lms.rules]]
-name = "everyone"
-assign = {{ courses = ["C-SAFETY"] }}
-
-[[connections.lms.rules]]
-name = "sales"
-when = [{{ field = "department", equals = "Sales" }}]
-assign = {{ courses = ["C-CRM"] }}
-"""
-
-
-def person(n: int, **changes: str) -> dict[str, str]:
-    division, department = TEAMS[n % len(TEAMS)]
-    row = {
-        "Employee ID": str(1000 + n),
-        "First Name": f"First{n}",
-        "Last Name": f"Last{n}",
-        "Email": f"person{n}@corp.test",
-        "Division": division,
-        "Department": department,
-        "Status": "Active",
-    }
-    row.update(changes)
-    return row
-
-
-COMPANY = [person(n) for n in range(24)]
-
-
-def next_month() -> list[dict[str, str]]:
-    """The company a month on: one leaver, one edit, one move, one hire."""
-    rows = [dict(r) for r in COMPANY]
-    rows[1]["Status"] = "Terminated"  # a leaver (Support)
-    rows[4]["Last Name"] = "Married"  # an edit
-    assert rows[2]["Department"] == "Finance"
-    rows[2].update(Division="Commercial", Department="Sales")  # a move
-    rows.append(person(99))  # a hire (99 % 3 == 0: Sales)
-    return rows
-
-
-@dataclass
-class World:
-    """One test's folder: config, export and state database."""
-
-    folder: Path
-
-    @property
-    def config(self) -> Path:
-        return self.folder / "syncd.toml"
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "state.db"
-
-    def export(self, rows: Sequence[dict[str, str]]) -> None:
-        with (self.folder / "export.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=HEADER)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def syncd(
-        self, *args: str, config: Path | None = None, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-        environment.update({"PYTHONPATH": str(ROOT), SECRET_ENV: SECRET, "COLUMNS": "200"})
-        environment.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "syncd", *args, "--config", str(config or self.config)],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env=environment,
-            cwd=self.folder,
-            check=False,
-        )
-
-    def plan(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
-        proc = self.syncd("plan", *args, config=config)
-        assert SECRET not in proc.stdout + proc.stderr
-        assert "Traceback" not in proc.stderr, proc.stderr
-        return proc
-
-    def plan_json(self, *args: str) -> tuple[int, dict[str, object]]:
-        proc = self.plan("--format", "json", *args)
-        assert proc.returncode in (0, 2, 3), shown(proc)
-        return proc.returncode, json.loads(proc.stdout)
-
-    def dump(self) -> list[str]:
-        """Every row of every table, as SQL text (what "nothing changed" is checked on)."""
-        with sqlite3.connect(self.db) as db:
-            return list(db.iterdump())
-
-
-def shown(proc: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}"
-
-
-def world_at(folder: Path, rows: Sequence[dict[str, str]] = COMPANY) -> World:
-    world = World(folder)
-    world.config.write_text(CONFIG.format(db=world.db, secret_env=SECRET_ENV), encoding="utf-8")
-    world.export(rows)
-    return world
-
-
-@pytest.fixture
-def synced(tmp_path: Path) -> World:
-    """A company of 24 after a completed first sync through `syncd reconcile`."""
-    world = world_at(tmp_path)
-    proc = world.syncd("reconcile")
-    assert proc.returncode == 0, shown(proc)
-    return world
+from tests.e2e.kit import COMPANY, PLAN_CONFIG, SECRET_ENV, next_month, person, shown, world_at
 
 
 def test_before_any_sync_everything_is_pending_and_no_database_is_created(tmp_path):
@@ -298,7 +140,7 @@ def test_the_calls_a_plan_counts_are_the_calls_the_reconcile_makes(litmos_sandbo
     )
     ids = courses["courses"]
     world = world_at(tmp_path)
-    text = CONFIG.format(db=world.db, secret_env=SECRET_ENV)
+    text = PLAN_CONFIG.format(db=world.db, secret_env=SECRET_ENV)
     text = text.replace('base_url = "sandbox:"', f'base_url = "{litmos_sandbox.base_url}/v1.svc"')
     text = text.replace("C-SAFETY", ids["SAFE"]).replace("C-CRM", ids["CRM"])
     world.config.write_text(text, encoding="utf-8")

@@ -8,335 +8,37 @@ window so that a company syncs in seconds.
 
 from __future__ import annotations
 
-import csv
 import json
-import logging
 import os
 import pty
 import random
 import re
 import signal
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-import structlog
-from typer.testing import CliRunner
 
-from syncd.cli import app
-from syncd.errors import SyncdError
-from syncd.sandbox import create_simulator
-from syncd.sandbox.admin import AdminClient
-from syncd.sandbox.core import build_app
-from syncd.sandbox.running import RunningSandbox
-from syncd.sandbox.server import SandboxServer
 from syncd.state.db import create_engine_for, session_factory
-from syncd.state.mirror import load_mirror
 from syncd.state.ownership import ConnectionLease
-from tests.e2e import cli_kit
-from tests.e2e.killswitch import POINTS, KillSwitch
-
-ROOT = Path(__file__).resolve().parents[2]
-KEY_ENV = "SYNCD_E2E_LITMOS_KEY"
-HEADER = [
-    "Employee ID",
-    "First Name",
-    "Last Name",
-    "Email",
-    "Username",
-    "Division",
-    "Department",
-    "Title",
-    "Status",
-]
-DIVISIONS = {
-    "Commercial": ["Sales", "Marketing", "Support"],
-    "Operations": ["Logistics", "Finance"],
-}
-WRITES = ("POST", "PUT", "DELETE")
-
-
-# --------------------------------------------------------------------------- the company
-
-
-def company(size: int, *, seed: int = 1) -> list[dict[str, str]]:
-    rng = random.Random(seed)
-    firsts = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon"]
-    lasts = ["Lee", "Ray", "Moe", "Kay", "Fox", "Orr", "Poe", "Quy", "Roe", "Sol"]
-    departments = [(d, dept) for d, depts in DIVISIONS.items() for dept in depts]
-    rows = []
-    for n in range(size):
-        first, last = rng.choice(firsts), rng.choice(lasts)
-        division, department = departments[n % len(departments)]
-        login = f"{first}.{last}.{1000 + n}".lower()
-        rows.append(
-            {
-                "Employee ID": str(1000 + n),
-                "First Name": first,
-                "Last Name": last,
-                "Email": f"{login}@corp.test",
-                "Username": f"{login}@corp.test",
-                "Division": division,
-                "Department": department,
-                "Title": rng.choice(["Associate", "Lead", "Manager"]),
-                "Status": "Active",
-            }
-        )
-    return rows
-
-
-def write_export(path: Path, rows: Sequence[dict[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADER)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-CONFIG = """\
-[state]
-url = "{db_url}"
-
-[logging]
-level = "info"
-format = "json"
-
-[sources.hris]
-path = "export.csv"
-key = "employee_id"
-columns = {{ employee_id = "Employee ID", first_name = "First Name", last_name = "Last Name", \
-email = "Email", username = "Username", division = "Division", department = "Department", \
-job_title = "Title", status = "Status" }}
-
-[[sources.hris.groups]]
-name = "org"
-columns = ["division", "department"]
-
-[connections.lms]
-vendor = "litmos"
-base_url = "{base_url}"
-credentials = {{ api_key = "${{{key_env}}}" }}
-options = {{ source = "syncd-e2e" }}
-rate = {{ requests = {requests}, per_seconds = {per_seconds} }}
-groups = ["org"]
-timeout_seconds = 1
-
-[connections.lms.safeguards]
-max_deactivations = 5
-max_deactivation_percent = 20
-
-[[connections.lms.rules]]
-name = "everyone"
-assign = {{ courses = ["{course}"] }}
-"""
-
-
-@dataclass
-class Setup:
-    """One test's world: the sandbox, its config file and export, the state database."""
-
-    sandbox: RunningSandbox
-    folder: Path
-    config: Path
-    export: Path
-    db_url: str
-    course: str
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            {
-                KEY_ENV: self.sandbox.credentials["apikey"],
-                "SYNCD_RETRY_BASE_SECONDS": "0.05",
-                "SYNCD_RETRY_CAP_SECONDS": "0.5",
-                "SYNCD_RETRY_MAX_ATTEMPTS": "30",
-                "SYNCD_QUEUE_MAX_WAIT_SECONDS": "5",
-                "SYNCD_QUEUE_CLAIM_LEASE_SECONDS": "30",
-                "PYTHONPATH": str(ROOT),
-            }
-        )
-        env.update(extra)
-        return env
-
-    def syncd(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run the CLI in this process (fast); ``subprocess_run`` is the real thing."""
-        argv = [*args, "--config", str(self.config)]
-        saved_structlog = structlog.get_config()
-        root = logging.getLogger()
-        saved_handlers, saved_level = root.handlers[:], root.level
-        try:
-            outcome = CliRunner().invoke(app, argv, env=self.env(**env))
-        finally:
-            structlog.configure(**saved_structlog)
-            root.handlers[:] = saved_handlers
-            root.setLevel(saved_level)
-        code, stderr = outcome.exit_code, outcome.stderr
-        if isinstance(outcome.exception, SyncdError):
-            code, stderr = outcome.exception.exit_code, stderr + str(outcome.exception)
-        elif outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
-            raise outcome.exception
-        return subprocess.CompletedProcess(argv, code, outcome.stdout, stderr)
-
-    def subprocess_run(
-        self, *args: str, timeout: float = 240, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "syncd", *args, "--config", str(self.config)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.env(**env),
-            cwd=self.folder,
-            check=False,
-        )
-
-    def reconcile(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return self.syncd("reconcile", *args, **env)
-
-    def spawn(self, *, stdout: Any, stderr: Any, **env: str) -> subprocess.Popen[bytes]:
-        """``syncd reconcile`` started in the background, for tests that kill or watch it."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "syncd", "reconcile", "--config", str(self.config)],
-            stdout=stdout,
-            stderr=stderr,
-            env=self.env(**env),
-            cwd=self.folder,
-        )
-
-    def log_mark(self) -> int:
-        assert self.sandbox.admin is not None
-        entries = self.sandbox.admin.log()
-        return max((e["seq"] for e in entries), default=0)
-
-    def writes_since(self, mark: int) -> list[dict[str, object]]:
-        assert self.sandbox.admin is not None
-        return [e for e in self.sandbox.admin.log(since=mark) if e["method"] in WRITES]
-
-
-def make_setup(
-    sandbox: RunningSandbox,
-    folder: Path,
-    db_url: str,
-    rows: Sequence[dict[str, str]],
-    *,
-    requests: int = 60,
-    per_seconds: float = 1.0,
-) -> Setup:
-    assert sandbox.admin is not None
-    seeded = sandbox.admin.seed({"courses": [{"code": "SAFE101", "name": "Safety basics"}]})
-    course = seeded["courses"]["SAFE101"]
-    sandbox.admin.set_rate(requests, per_seconds)
-    config = folder / "syncd.toml"
-    config.write_text(
-        CONFIG.format(
-            db_url=db_url,
-            base_url=f"{sandbox.base_url}/v1.svc",
-            key_env=KEY_ENV,
-            requests=requests,
-            per_seconds=per_seconds,
-            course=course,
-        ),
-        encoding="utf-8",
-    )
-    export = folder / "export.csv"
-    write_export(export, rows)
-    return Setup(sandbox, folder, config, export, db_url, course)
-
-
-@pytest.fixture
-def world(litmos_sandbox, db_url, tmp_path):
-    def build(rows, **kwargs):
-        return make_setup(litmos_sandbox, tmp_path, db_url, rows, **kwargs)
-
-    return build
-
-
-# --------------------------------------------------------------------------- what holds
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    users: dict[str, tuple[str, bool, str, str]]  # remote id -> username, active, first, last
-    teams: dict[str, tuple[str, str]]  # remote id -> name, parent remote id
-    members: set[tuple[str, str]]  # (team remote id, user remote id)
-    courses: set[tuple[str, str]]  # (user remote id, course id)
-
-
-def lms(sandbox: RunningSandbox) -> Snapshot:
-    """What the simulator holds (read from its own store, as its admin would)."""
-    store = sandbox.simulator.store  # type: ignore[attr-defined]
-    return Snapshot(
-        users={
-            u.id: (
-                u.fields["UserName"],
-                bool(u.fields["Active"]),
-                u.fields["FirstName"],
-                u.fields["LastName"],
-            )
-            for u in store.users.values()
-        },
-        teams={t.id: (t.name, t.parent_id or "") for t in store.live_teams()},
-        members={(t, u) for (t, u), m in store.memberships.items() if m.active},
-        courses={(u, c) for (u, c), a in store.assignments.items() if a.active},
-    )
-
-
-def mirror(db_url: str) -> Snapshot:
-    """What syncd's mirror says the LMS holds, in remote ids."""
-    engine = create_engine_for(db_url)
-    try:
-        with engine.connect() as db:
-            m = load_mirror(db, "lms", decode_attrs=True)
-    finally:
-        engine.dispose()
-    user_ids = dict(zip(m.users["external_id"], m.users["remote_id"], strict=True))
-    group_ids = dict(zip(m.groups["key"], m.groups["remote_id"], strict=True))
-    return Snapshot(
-        users={
-            row.remote_id: (
-                row.attrs["UserName"],
-                bool(row.active),
-                row.attrs["FirstName"],
-                row.attrs["LastName"],
-            )
-            for row in m.users.itertuples()
-        },
-        teams={
-            row.remote_id: (row.name, group_ids.get(row.parent_key, "") if row.parent_key else "")
-            for row in m.groups.itertuples()
-        },
-        members={
-            (group_ids[row.group_key], user_ids[row.external_id])
-            for row in m.memberships.itertuples()
-        },
-        courses={
-            (user_ids[row.external_id], row.item_id)
-            for row in m.assignments.itertuples()
-            if row.kind == "course"
-        },
-    )
-
-
-def assert_in_sync(setup: Setup, rows: Sequence[dict[str, str]]) -> None:
-    held, known = lms(setup.sandbox), mirror(setup.db_url)
-    assert held == known, "the mirror must equal the LMS"
-    usernames = Counter(name for name, *_ in held.users.values())
-    assert set(usernames.values()) == {1}, "exactly one account per person"
-    wanted = {r["Username"]: r["Status"] == "Active" for r in rows}
-    by_name = {name: active for name, active, *_ in held.users.values()}
-    assert {n: a for n, a in by_name.items() if n in wanted} == wanted
-
-
-def result(proc: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}"
-
-
-# --------------------------------------------------------------------------- scenarios
+from tests.e2e.kit import (
+    CONFIG,
+    KEY_ENV,
+    KILL_CYCLES,
+    POINTS,
+    applied,
+    assert_in_sync,
+    company,
+    effects,
+    lms,
+    mirror,
+    planned_calls,
+    result,
+    syncd,
+    write_export,
+    writes_by_status,
+)
 
 
 def test_first_sync_then_a_second_run_makes_no_write(world):
@@ -642,53 +344,6 @@ def test_a_terminal_gets_a_live_progress_display(world):
     assert "in sync" in stdout
 
 
-KILL_CYCLES = 12
-"""Kills per test run: well over the ten the issue asks for, each at a different point."""
-
-
-@pytest.fixture
-def killable(db_url, tmp_path):
-    """A Litmos sandbox behind a :class:`KillSwitch`, and a world built on it."""
-    simulator = create_simulator("litmos")
-    app = build_app(simulator)
-    switch = KillSwitch(app)
-    server = SandboxServer(switch).start()
-    sandbox = RunningSandbox(simulator, app, server, AdminClient(server.base_url))
-    try:
-        yield lambda rows, **kw: make_setup(sandbox, tmp_path, db_url, rows, **kw), switch
-    finally:
-        sandbox.stop()
-
-
-def planned_calls(setup: Setup) -> int:
-    """The vendor calls the plan needs from here, as ``--dry-run`` prints them."""
-    dry = setup.reconcile("--dry-run")
-    assert dry.returncode in (0, 2), result(dry)
-    found = re.search(r"plan of \d+ op\(s\), (\d+) vendor call\(s\)", dry.stdout)
-    assert found, dry.stdout
-    return int(found.group(1))
-
-
-def writes_by_status(setup: Setup) -> Counter[int]:
-    """Write requests the simulator answered, by status (its own counters)."""
-    assert setup.sandbox.admin is not None
-    counted: Counter[int] = Counter()
-    for endpoint, statuses in setup.sandbox.admin.counters()["requests"].items():
-        if endpoint.split(" ", 1)[0] in WRITES:
-            counted.update({int(status): n for status, n in statuses.items()})
-    return counted
-
-
-def applied(statuses: Counter[int]) -> int:
-    return sum(n for status, n in statuses.items() if 200 <= status < 300)
-
-
-def effects(held: Snapshot) -> int:
-    """Ops of a first sync whose effect the LMS shows: each is one write, all or nothing."""
-    teams_with_members = {team for team, _ in held.members}
-    return len(held.users) + len(held.teams) + len(teams_with_members) + len(held.courses)
-
-
 @pytest.mark.slow
 def test_kill_9_at_random_points_then_rerun_converges(killable):
     """The issue's crash test: SIGKILL at chosen requests of the drain, again and again.
@@ -795,8 +450,8 @@ def test_sandbox_base_url_needs_no_account(tmp_path):
         course="C1",
     ).replace(f'credentials = {{ api_key = "${{{KEY_ENV}}}" }}', "credentials = {}")
     config.write_text(text, encoding="utf-8")
-    assert KEY_ENV.startswith("SYNCD_"), "cli_kit leaves no SYNCD_* variable: no API key"
-    proc = cli_kit.syncd("reconcile", "--config", str(config), cwd=tmp_path)
+    assert KEY_ENV.startswith("SYNCD_"), "the kit leaves no SYNCD_* variable: no API key"
+    proc = syncd("reconcile", "--config", str(config), cwd=tmp_path)
     assert proc.returncode == 0, result(proc)
     assert "create_user" in proc.stdout and "in sync" in proc.stdout
     assert "litmos-sandbox-apikey" not in proc.stdout + proc.stderr

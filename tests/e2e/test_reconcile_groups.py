@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.e2e.test_reconcile import (
+from tests.e2e.kit import (
     Setup,
     assert_in_sync,
     company,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.test_reconcile import assert_in_sync, company, result, world  # noqa: F401
+from tests.e2e.kit import assert_in_sync, company, result
 
 ONE_TRY = {"SYNCD_RETRY_MAX_ATTEMPTS": "1"}
 
@@ -23,7 +23,7 @@ def refusals_shown(stdout: str) -> int:
     return int(found.group(1))
 
 
-def test_a_slower_vendor_is_waited_for_and_every_op_ends_done(world):  # noqa: F811
+def test_a_slower_vendor_is_waited_for_and_every_op_ends_done(world):
     rows = company(6)
     setup = world(rows)
     setup.sandbox.admin.set_rate(5, 1.0)
@@ -38,7 +38,7 @@ def test_a_slower_vendor_is_waited_for_and_every_op_ends_done(world):  # noqa: F
     assert_in_sync(setup, rows)
 
 
-def test_waiting_past_max_rate_wait_seconds_stops_with_ops_waiting_none_dead(world):  # noqa: F811
+def test_waiting_past_max_rate_wait_seconds_stops_with_ops_waiting_none_dead(world):
     rows = company(6)
     setup = world(rows)
     text = setup.config.read_text(encoding="utf-8")

@@ -12,11 +12,11 @@ import json
 
 from cryptography import x509
 
-from tests.e2e.test_reconcile import assert_in_sync, company, result, world  # noqa: F401
-from tests.unit.test_http_tls import LOOPBACK, tls_server
+from tests.e2e.kit import assert_in_sync, company, result
+from tests.fixtures.tls import LOOPBACK, tls_server
 
 
-def test_an_untrusted_certificate_stops_the_run_with_every_op_pending(world, tmp_path):  # noqa: F811
+def test_an_untrusted_certificate_stops_the_run_with_every_op_pending(world, tmp_path):
     rows = company(4)
     setup = world(rows)
     good = setup.config.read_text(encoding="utf-8")
@@ -41,7 +41,7 @@ def test_an_untrusted_certificate_stops_the_run_with_every_op_pending(world, tmp
     assert_in_sync(setup, rows)
 
 
-def test_a_certificate_for_another_host_names_the_mismatch(world, tmp_path, monkeypatch):  # noqa: F811
+def test_a_certificate_for_another_host_names_the_mismatch(world, tmp_path, monkeypatch):
     setup = world(company(2))
     good = setup.config.read_text(encoding="utf-8")
     plain = f"{setup.sandbox.base_url}/v1.svc"

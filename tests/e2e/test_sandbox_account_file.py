@@ -6,7 +6,7 @@ real LMS gives: it is never behind the mirror after a kill -9, a dry run never w
 a lost file is never reported as "in sync", and a crafted file is refused, never run.
 
 The kill tests start syncd through a small launcher that puts the simulator it starts
-behind :class:`~tests.e2e.killswitch.KillSwitch`, armed on syncd's own process: the kill
+behind :class:`~tests.e2e.kit.KillSwitch`, armed on syncd's own process: the kill
 lands at an exact point of one request (before the simulator sees it, after it applied it
 but before the answer, after the answer), as in ``test_reconcile``'s kill tests.
 """
@@ -27,15 +27,17 @@ import pytest
 
 from syncd.sandbox import create_simulator
 from syncd.sandbox.account_file import account_path, restore_account
-from tests.e2e.cli_kit import ROOT, shown, syncd
-from tests.e2e.killswitch import POINTS
-from tests.e2e.test_reconcile import (
+from tests.e2e.kit import (
     CONFIG,
     KEY_ENV,
+    POINTS,
+    ROOT,
     Snapshot,
     company,
     lms,
     mirror,
+    shown,
+    syncd,
     write_export,
 )
 
@@ -49,7 +51,7 @@ from syncd.sandbox import create_simulator, running
 from syncd.sandbox.admin import AdminClient
 from syncd.sandbox.core import build_app
 from syncd.sandbox.server import SandboxServer
-from tests.e2e.killswitch import KillSwitch
+from tests.e2e.kit import KillSwitch
 
 def killed_at_a_request(vendor, **options):
     simulator = create_simulator(vendor)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_plan import COMPANY, World, person, shown, world_at
+from tests.e2e.kit import COMPANY, World, person, shown, world_at
 
 SKIPPED = 6
 

@@ -13,10 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_kit import EXAMPLE, shown, syncd
 from typer.testing import CliRunner
 
 from syncd.cli import app
+from tests.e2e.kit import EXAMPLE, shown, syncd
 
 SECRET_ENV = "SYNCD_E2E_VALIDATE_KEY"
 SECRET = "k-validate-0123456789abcdef"

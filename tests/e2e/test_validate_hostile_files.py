@@ -13,9 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_kit import shown, syncd
 
 from syncd.sandbox.running import RunningSandbox
+from tests.e2e.kit import shown, syncd
 
 KEY_ENV = "SYNCD_E2E_HOSTILE_KEY"
 HEADER = "Employee ID,First Name,Last Name,Email,Department,Status"

@@ -16,7 +16,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cli_kit import EXAMPLE, shown, syncd
+
+from tests.e2e.kit import EXAMPLE, shown, syncd
 
 KEY_ENV = "SYNCD_E2E_VALUES_KEY"
 HEADER = "Employee ID,Name,Email,Birth Date,Hire Date,Termination Date,Status"

@@ -46,7 +46,7 @@ from syncd.state.mirror import load_mirror
 from syncd.state.models import OutboxOp
 from syncd.state.outbox import OutboxStore
 from syncd.vendors import connect
-from tests.integration.support import company, enqueue, litmos_connection, new_store
+from tests.integration.kit import company, enqueue, litmos_connection, new_store
 
 PEOPLE = [f"E{n}" for n in range(5)]
 GROUPS = {"t:A": "", "t:A/B": "t:A", "t:C": ""}

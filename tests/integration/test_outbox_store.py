@@ -17,7 +17,7 @@ from syncd.state.models import Cursor, OutboxDep, OutboxOp, Run
 from syncd.state.ownership import ConnectionLease
 from syncd.state.pacing import clear_history, load_history, save_history
 from syncd.vendors.base import Outcome
-from tests.integration.support import (
+from tests.integration.kit import (
     LEASE,
     T0,
     company,

@@ -13,7 +13,7 @@ from syncd.plan.ops import AddMembers
 from syncd.queue.outbox import RetryPolicy
 from syncd.queue.worker import DrainStats, Event, Worker, WorkerSettings
 from syncd.vendors import connect
-from tests.integration.support import (
+from tests.integration.kit import (
     company,
     mirror_groups,
     mirror_members,
@@ -32,9 +32,9 @@ FAST = WorkerSettings(
 
 
 def enqueue(store, ops):
-    from tests.integration import support
+    from tests.integration import kit
 
-    return support.enqueue(store, ops, now=_now())
+    return kit.enqueue(store, ops, now=_now())
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def store(state_engine):
 
 @pytest.fixture
 def lms(litmos_sandbox):
-    from tests.integration.support import litmos_connection
+    from tests.integration.kit import litmos_connection
 
     return litmos_connection(litmos_sandbox)
 
@@ -72,7 +72,7 @@ def remote_users(sandbox):
 
 
 def connect_to(sandbox):
-    from tests.integration.support import litmos_connection
+    from tests.integration.kit import litmos_connection
 
     return connect(litmos_connection(sandbox))
 
@@ -176,7 +176,7 @@ def test_retries_through_injected_faults_end_with_exactly_one_of_everything(
     """Faults are the vendor's, not the database's: one database (SQLite) is enough here;
     the PostgreSQL variant runs under faults with several workers below."""
     from syncd.state.db import create_engine_for, upgrade
-    from tests.integration.support import litmos_connection
+    from tests.integration.kit import litmos_connection
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'state.db'}")
     upgrade(engine)
@@ -212,7 +212,7 @@ def test_retries_left_for_later_are_reported_not_waited_for(store, lms, litmos_s
 @pytest.mark.postgres
 def test_several_workers_share_one_outbox_on_postgresql(fresh_pg_database, litmos_sandbox):
     from syncd.state.db import create_engine_for, upgrade
-    from tests.integration.support import litmos_connection
+    from tests.integration.kit import litmos_connection
 
     engine = create_engine_for(fresh_pg_database)
     upgrade(engine)
@@ -253,10 +253,10 @@ def test_an_op_falling_due_mid_pass_is_not_taken_for_the_end(store, lms, litmos_
     """The drain asks "anything ready?" and then "anything later?": both at one time. Read
     twice, a retry falling due between the two readings was in neither answer, and the
     drain reported "complete" with that op left in the outbox."""
-    from tests.integration import support
+    from tests.integration import kit
 
-    due = support.T0
-    support.enqueue(store, [user(1)], now=due)
+    due = kit.T0
+    kit.enqueue(store, [user(1)], now=due)
     readings = iter([due - timedelta(milliseconds=1), due + timedelta(milliseconds=1)])
 
     def clock():

@@ -19,7 +19,7 @@ from syncd.queue.worker import Worker, WorkerSettings
 from syncd.sandbox.running import RunningSandbox
 from syncd.state.outbox import OutboxStore
 from syncd.vendors import connect
-from tests.integration.support import enqueue, litmos_connection, new_store, states, user
+from tests.integration.kit import enqueue, litmos_connection, new_store, states, user
 
 WINDOW = 0.5
 """The configured rule's window: a refusal pauses the credential this long."""

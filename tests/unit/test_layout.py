@@ -217,3 +217,58 @@ def test_command_line_and_plan_stage_load_without_pandas_or_arrow(module):
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_planning_asks_every_vendor_its_profile_without_loading_httpx():
+    """`syncd plan` calls nobody: the connectors' modules leave their HTTP client (httpx,
+    its import and its teardown: a tenth of a second of every plan) to the code that
+    calls a vendor."""
+    probe = (
+        "import sys, syncd.vendors as v; [v.profile(name) for name in v.REGISTRY]; "
+        "print(len(v.REGISTRY), 'httpx' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.split() == ["3", "False"]
+
+
+def _test_imports() -> Iterator[tuple[str, str]]:
+    """(test file, imported module) for every import of the test tree's own modules (as
+    ``tests.…`` or, in pytest's rootdir-relative form, a bare ``test_…``)."""
+    tests = Path(__file__).resolve().parents[1]
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("tests") or node.module.startswith("test_"):
+                    names = [f"{node.module}.{alias.name}" for alias in node.names]
+                    for name in [node.module, *names]:
+                        yield str(path.relative_to(tests.parent)), name
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith(("tests", "test_")):
+                        yield str(path.relative_to(tests.parent)), alias.name
+
+
+def test_tests_share_helpers_through_kit_modules_never_through_test_modules():
+    """Helpers a test module shares live in its folder's ``kit.py`` (or ``tests/fixtures``):
+    importing a test module runs its fixtures' and tests' imports and hides where a helper
+    lives."""
+    offending = sorted(
+        (path, name)
+        for path, name in _test_imports()
+        if any(part.startswith("test_") for part in name.split("."))
+    )
+    assert offending == []
+
+
+def test_each_test_folder_keeps_its_helpers_in_one_module_named_kit():
+    tests = Path(__file__).resolve().parents[1]
+    helpers = sorted(
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if path.parent.name != "fixtures"
+        and path.name not in ("kit.py", "conftest.py", "__init__.py")
+        and not path.name.startswith("test_")
+    )
+    assert helpers == []

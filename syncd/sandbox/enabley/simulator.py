@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.sandbox.core import RateRule
+from syncd.sandbox.enabley import account as account_file
 from syncd.sandbox.enabley import progress
 from syncd.sandbox.enabley.api_access import access_routes
 from syncd.sandbox.enabley.api_learning import learning_routes
@@ -88,12 +89,19 @@ class EnableySimulator:
             token_lifetime_seconds=token_lifetime_seconds,
         )
         self.account = Account(clock_source=clock)
+        self.on_write: Callable[[], None] | None = None
+        """Called after every write request, before its answer (keeps ``sandbox:`` files)."""
         self.issuer = TokenIssuer(self.account, lifetime_seconds=token_lifetime_seconds)
         self.paginator = Paginator(page_size)
         self.reset()
         first_key, first_secret = next(iter(self._defaults.clients.items()))
         self.credentials: Mapping[str, str] = {"clientKey": first_key, "secret": first_secret}
-        context = Context(account=self.account, issuer=self.issuer, paginator=self.paginator)
+        context = Context(
+            account=self.account,
+            issuer=self.issuer,
+            paginator=self.paginator,
+            written=self._written,
+        )
         self.routes: list[BaseRoute] = [
             *access_routes(context),
             *people_routes(context),
@@ -131,6 +139,24 @@ class EnableySimulator:
         self.paginator.clear()
         return counts
 
+    def snapshot(self) -> bytes:
+        """The whole account as JSON (a ``sandbox:`` connection's account file)."""
+        return account_file.dump(self.account)
+
+    def restore(self, data: bytes) -> None:
+        """Load :meth:`snapshot` JSON in place (the routes hold this account object).
+
+        Every field is checked first (ValueError names the first bad one), so a bad file
+        leaves the account as it was; it is data only, nothing in it is ever run. Open
+        ``paginationKey`` cursors are forgotten.
+        """
+        account_file.load(self.account, data)
+        self.paginator.clear()
+
+    def _written(self) -> None:
+        if self.on_write is not None:
+            self.on_write()
+
     def reset(self) -> None:
         """Empty account, settings back to how the simulator was created."""
         account = self.account
@@ -151,6 +177,8 @@ class EnableySimulator:
             return _admin_error(exc.description)
         except ValueError as exc:
             return _admin_error(str(exc))
+        finally:
+            self._written()
 
     async def _settings(self, request: Request) -> Response:
         if request.method == "POST":
@@ -190,6 +218,7 @@ class EnableySimulator:
             return _admin_error(str(exc))
         with self.account.lock:
             self.account.clock_offset += float(advance)
+        self._written()
         return JSONResponse({"now": format_date(self.account.clock())})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -31,10 +31,14 @@ class Context:
     account: Account
     issuer: TokenIssuer
     paginator: Paginator
+    written: Callable[[], None] = field(default=lambda: None)
+    """Runs after every request that may change the account, before its answer leaves."""
 
 
 def endpoint(context: Context, handler: Handler, *, public: bool = False) -> Handler:
-    """Wrap ``handler``: authenticate (unless ``public``) and answer refusals."""
+    """Wrap ``handler``: authenticate (unless ``public``) and answer refusals; after any
+    request but a GET or a public one (the token), whatever its outcome, call
+    ``context.written`` so a kept account holds what the client was told is done."""
 
     async def handle(request: Request) -> Response:
         try:
@@ -43,6 +47,9 @@ def endpoint(context: Context, handler: Handler, *, public: bool = False) -> Han
             return await handler(request)
         except EnableyError as exc:
             return exc.response()
+        finally:
+            if request.method != "GET" and not public:
+                context.written()
 
     handle.__name__ = handler.__name__
     handle.__doc__ = handler.__doc__

@@ -11,14 +11,13 @@ generator's state is kept so new ids continue the sequence instead of repeating 
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from syncd.sandbox.account_file import first_problem, keyed_rows, utc_dates
 from syncd.sandbox.litmos.store import (
     Assignment,
     Course,
@@ -31,8 +30,6 @@ from syncd.sandbox.litmos.store import (
     Token,
     User,
 )
-
-Row = TypeVar("Row")
 
 
 class LitmosAccount(BaseModel):
@@ -80,7 +77,7 @@ def load(store: Store, keys: dict[str, str], data: bytes) -> None:
     try:
         account = LitmosAccount.model_validate_json(data)
     except ValidationError as exc:
-        raise ValueError(_first_problem(exc)) from None
+        raise ValueError(first_problem(exc)) from None
     generator = random.Random()
     try:
         generator.setstate(account.random_state)
@@ -99,24 +96,28 @@ def load(store: Store, keys: dict[str, str], data: bytes) -> None:
 def _tables(account: LitmosAccount) -> dict[str, dict[Any, Any]]:
     """The store's dicts, keyed as the store keys them; dates made UTC."""
     for row in _rows(account):
-        _utc_dates(row)
-    courses = _by(account.courses, "courses", lambda c: c.id)
+        utc_dates(row)
+    courses = keyed_rows(account.courses, "courses", lambda c: c.id)
     return {
-        "users": _by(account.users, "users", lambda u: u.id),
-        "teams": _by(account.teams, "teams", lambda t: t.id),
-        "memberships": _by(account.memberships, "memberships", lambda m: (m.team_id, m.user_id)),
+        "users": keyed_rows(account.users, "users", lambda u: u.id),
+        "teams": keyed_rows(account.teams, "teams", lambda t: t.id),
+        "memberships": keyed_rows(
+            account.memberships, "memberships", lambda m: (m.team_id, m.user_id)
+        ),
         "courses": courses,
-        "modules": _by(
+        "modules": keyed_rows(
             (m for c in courses.values() for m in c.modules), "courses.modules", lambda m: m.id
         ),
-        "paths": _by(account.paths, "paths", lambda p: p.id),
-        "assignments": _by(account.assignments, "assignments", lambda a: (a.user_id, a.course_id)),
-        "path_assignments": _by(
+        "paths": keyed_rows(account.paths, "paths", lambda p: p.id),
+        "assignments": keyed_rows(
+            account.assignments, "assignments", lambda a: (a.user_id, a.course_id)
+        ),
+        "path_assignments": keyed_rows(
             account.path_assignments, "path_assignments", lambda a: (a.user_id, a.path_id)
         ),
-        "team_courses": _by(account.team_courses, "team_courses", _link_key),
-        "team_paths": _by(account.team_paths, "team_paths", _link_key),
-        "tokens": _by(account.tokens, "tokens", lambda t: t.id),
+        "team_courses": keyed_rows(account.team_courses, "team_courses", _link_key),
+        "team_paths": keyed_rows(account.team_paths, "team_paths", _link_key),
+        "tokens": keyed_rows(account.tokens, "tokens", lambda t: t.id),
     }
 
 
@@ -132,29 +133,8 @@ def _rows(account: LitmosAccount) -> Iterable[Any]:
                 yield from row.modules.values()
 
 
-def _utc_dates(row: Any) -> None:
-    """Dates as the store makes them (UTC); a date without a time zone is refused."""
-    for item in dataclasses.fields(row):
-        value = getattr(row, item.name)
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise ValueError(f"{type(row).__name__}.{item.name}: {value} has no time zone")
-            setattr(row, item.name, value.astimezone(UTC))
-
-
 def _link_key(link: TeamLink) -> tuple[str, str]:
     return (link.team_id, link.target_id)
-
-
-def _by(rows: Iterable[Row], table: str, key: Callable[[Row], Hashable]) -> dict[Any, Row]:
-    """``rows`` keyed by ``key``; a key seen twice is an error naming the table."""
-    keyed: dict[Any, Row] = {}
-    for row in rows:
-        found = key(row)
-        if found in keyed:
-            raise ValueError(f"{table}: {found!r} appears twice")
-        keyed[found] = row
-    return keyed
 
 
 def _check_references(tables: Mapping[str, Mapping[Any, Any]]) -> None:
@@ -176,11 +156,3 @@ def _check_references(tables: Mapping[str, Mapping[Any, Any]]) -> None:
     for team in tables["teams"].values():
         if team.parent_id and team.parent_id not in tables["teams"]:
             raise ValueError(f"teams: parent_id {team.parent_id!r} is not in teams")
-
-
-def _first_problem(exc: ValidationError) -> str:
-    """One line: where the first invalid value is and what is wrong with it."""
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or "account"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {error['msg']}{more}"

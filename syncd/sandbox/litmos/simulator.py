@@ -6,7 +6,9 @@ pages). Where the sources are silent, these choices were made:
 - a refused (503) request does not use up a slot of the rolling window (settable with
   ``POST /_sandbox/rate {"count_rejected": true}``); no ``Retry-After`` header, as recorded;
 - error bodies are ``{"Detail": …}`` in JSON and ``<Error><Detail>…</Detail></Error>`` in
-  XML; the 503 says "Rating Limit Exceeded"; injected 5xx answers are WCF HTML pages;
+  XML, the ``Detail`` also being the reason phrase (recorded: ``409 UserName already
+  exists``); the 503 says "Rating Limit Exceeded"; server faults and injected 5xx answers
+  are WCF HTML pages whose sentence is the reason phrase, as recorded for a 500;
 - team names are unique account-wide; deleting a team moves its sub-teams up;
 - ``PUT /users/{id}`` changes only the members sent (and ignores read-only ones);
 - ``/org/...`` rows count when created or updated in ``[since, to)``; JSON DateTime members
@@ -30,7 +32,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.sandbox.core import RateRule
-from syncd.sandbox.litmos import account, activity, courses, org, seed, teams, tokens, users
+from syncd.sandbox.litmos import (
+    account,
+    activity,
+    courses,
+    customfields,
+    org,
+    seed,
+    teams,
+    tokens,
+    users,
+)
 from syncd.sandbox.litmos.endpoint import Handler, api_key, wrap
 from syncd.sandbox.litmos.store import Store
 from syncd.sandbox.litmos.wire import error_response, server_error_page
@@ -52,6 +64,8 @@ ROUTES: tuple[tuple[str, list[str], Handler], ...] = (
     ("/users/{user_id}", _GET, users.get_user),
     ("/users/{user_id}", _PUT, users.update_user),
     ("/users/{user_id}", _DELETE, users.delete_user),
+    ("/users/{user_id}/usercustomfields", _GET, customfields.get_custom_fields),
+    ("/users/{user_id}/usercustomfields", _POST, customfields.set_custom_fields),
     ("/users/{user_id}/teams", _GET, users.user_teams),
     ("/users/{user_id}/teams", _POST, users.add_user_teams),
     ("/users/{user_id}/teams", _DELETE, users.remove_user_teams),

@@ -33,6 +33,8 @@ class User:
     password: str = ""
     last_login: datetime | None = None
     login_key: str = ""
+    custom_fields: dict[str, str] = field(default_factory=dict)
+    """Advanced custom fields (``/users/{id}/usercustomfields``), by field name."""
 
 
 @dataclass

@@ -22,6 +22,8 @@ from xml.etree import ElementTree as ET
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.sandbox.server import REASON_HEADER
+
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 JSON_TYPE = "application/json; charset=utf-8"
 JSON_ERROR_TYPE = "application/json"
@@ -175,14 +177,24 @@ def empty(status: int = 200) -> Response:
     return Response(b"", status)
 
 
+def reason_header(message: str) -> dict[str, str]:
+    """The header that makes ``message`` the status line's reason phrase (see
+    :data:`syncd.sandbox.server.REASON_HEADER`): WCF puts a fault's description there, so
+    the recorded duplicate user reads ``409 UserName already exists``. Anything but
+    printable ASCII becomes ``?`` (a status line cannot carry it)."""
+    return {REASON_HEADER: "".join(c if " " <= c <= "~" else "?" for c in message)}
+
+
 def error_response(request: Request | None, status: int, detail: str) -> Response:
-    """``{"Detail": …}`` in JSON (as recorded); the same member in an ``Error`` XML element."""
+    """``{"Detail": …}`` in JSON (as recorded); the same member in an ``Error`` XML element;
+    ``detail`` is the reason phrase too, as recorded."""
+    headers = reason_header(detail)
     if request is not None and wants_json(request):
         body = _json_value({"Detail": detail}).encode()
-        return Response(body, status, media_type=JSON_ERROR_TYPE)
+        return Response(body, status, headers=headers, media_type=JSON_ERROR_TYPE)
     element = _xml_root("Error")
     _xml_fill(element, {"Detail": detail})
-    return Response(_xml_bytes(element), status, media_type=XML_TYPE)
+    return Response(_xml_bytes(element), status, headers=headers, media_type=XML_TYPE)
 
 
 _WCF_PAGE = (
@@ -201,16 +213,20 @@ _PAGE_CODES = {
 }
 
 
+WCF_FAULT = (
+    "The server encountered an error processing the request. "
+    "Please see the server logs for more details."
+)
+
+
 def server_error_page(status: int = 500) -> Response:
-    """The WCF "Request Error" HTML page recorded for a server fault."""
-    details = (
-        "The server encountered an error processing the request. "
-        "Please see the server logs for more details."
-    )
+    """The WCF "Request Error" HTML page recorded for a server fault, whose sentence is
+    also the reason phrase (recorded: ``500 The server encountered an error ...``)."""
     code = _PAGE_CODES.get(status, "InternalServerError")
-    body = _WCF_PAGE.format(code=code, details=details)
+    body = _WCF_PAGE.format(code=code, details=WCF_FAULT)
     # Recorded as plain "text/html": set the header so no charset is appended.
-    return Response(body.encode(), status, headers={"content-type": "text/html"})
+    headers = {"content-type": "text/html", **reason_header(WCF_FAULT)}
+    return Response(body.encode(), status, headers=headers)
 
 
 # ---------------------------------------------------------------- request bodies

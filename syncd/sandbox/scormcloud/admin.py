@@ -25,7 +25,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncd.sandbox.scormcloud import bodies, courses, invitations, registrations, render
+from syncd.sandbox.scormcloud import (
+    attempts,
+    bodies,
+    courses,
+    invitations,
+    registrations,
+    render,
+)
 from syncd.sandbox.scormcloud.model import AppData, Registration, Store
 from syncd.sandbox.scormcloud.web import Services
 from syncd.sandbox.scormcloud.wire import ApiError, bad_request
@@ -67,6 +74,7 @@ def apply_activity(store: Store, app: AppData, reg: Registration, body: Any) -> 
     if success is not None:
         reg.success = success
     reg.updated = now
+    attempts.record_activity(store, reg, action, seconds, now)
     invitations.touch_users_of(store, app, reg.id)
 
 

@@ -6,12 +6,13 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from syncd.sandbox.scormcloud.web import (
     API,
     ApiRoute,
     Call,
+    Fallback,
     Services,
     error_response,
     json_response,
@@ -64,8 +65,10 @@ def token_endpoint(services: Services) -> Route:
     return ApiRoute(API + "/oauth/authenticate/application/token", get_app_token, methods=["POST"])
 
 
-def routes(services: Services) -> list[Route]:
+def routes(services: Services) -> list[BaseRoute]:
+    """The simulator's first routes: :class:`Fallback` must come before all others."""
     return [
+        Fallback(),
         route(services, "GET", "/ping", ping_app_id, None),
         route(services, "GET", "/about", get_about, None),
         token_endpoint(services),

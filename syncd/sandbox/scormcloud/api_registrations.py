@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.sandbox.core import record_create
-from syncd.sandbox.scormcloud import bodies, listing, registrations, render
+from syncd.sandbox.scormcloud import api_history, bodies, listing, registrations, render
 from syncd.sandbox.scormcloud.model import AppData, Registration, add_tags, remove_tags
 from syncd.sandbox.scormcloud.web import (
     Call,
@@ -224,4 +224,5 @@ def routes(services: Services) -> list[Route]:
         ("PUT", "/learner/{learnerId}/tags", put_learner_tags, write),
         ("DELETE", "/learner/{learnerId}/tags", delete_learner_tags, write),
     ]
-    return [route(services, method, path, handler, scope) for method, path, handler, scope in table]
+    own = [route(services, method, path, handler, scope) for method, path, handler, scope in table]
+    return [*own, *api_history.routes(services)]

@@ -64,6 +64,53 @@ class Course:
 
 
 @dataclass
+class InstanceRecord:
+    """A past attempt of a registration, frozen when ``POST .../instances`` starts the next
+    one (``GET /registrations/{id}/instances`` lists these and the current one)."""
+
+    instance: int
+    course_version: int
+    updated: datetime
+    completion: str = "UNKNOWN"
+    completion_amount: float = 0.0
+    success: str = "UNKNOWN"
+    score: float | None = None
+    total_seconds: float = 0.0
+    first_access: datetime | None = None
+    last_access: datetime | None = None
+    completed_date: datetime | None = None
+
+
+@dataclass
+class LaunchRecord:
+    """One launch of a registration (``LaunchHistorySchema``): a learner's session."""
+
+    id: str
+    instance: int
+    launch_time: datetime
+    last_runtime_update: datetime
+    exit_time: datetime | None = None
+    completion: str = "UNKNOWN"
+    success: str = "UNKNOWN"
+    score: float | None = None
+    total_seconds: float = 0.0
+
+
+@dataclass
+class StatementRecord:
+    """One xAPI statement SCORM Cloud's LRS records for a registration's progress."""
+
+    id: str
+    verb: str
+    instance: int
+    timestamp: datetime
+    seq: int
+    score: float | None = None
+    success: bool | None = None
+    completion: bool | None = None
+
+
+@dataclass
 class Registration:
     id: str
     course_id: str
@@ -84,6 +131,11 @@ class Registration:
     last_access: datetime | None = None
     completed_date: datetime | None = None
     post_back: dict[str, object] | None = None
+    past_instances: list[InstanceRecord] = field(default_factory=list)
+    launches: list[LaunchRecord] = field(default_factory=list)
+    statements: list[StatementRecord] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    """Configuration settings set explicitly at the registration level, by setting id."""
 
     def reset_progress(self) -> None:
         """Wipe results, as ``DELETE /registrations/{id}/progress`` and new instances do."""

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.sandbox.scormcloud import bodies
+from syncd.sandbox.scormcloud import attempts, bodies
 from syncd.sandbox.scormcloud.model import (
     AppData,
     Course,
@@ -179,6 +179,7 @@ def reset_progress(store: Store, app: AppData, registration_id: str) -> None:
 def new_instance(store: Store, app: AppData, registration_id: str) -> None:
     """``POST /registrations/{id}/instances``: a fresh attempt with the latest version."""
     reg = find_registration(app, registration_id)
+    attempts.archive_instance(reg)
     reg.instance += 1
     reg.reset_progress()
     reg.course_version = app.courses[reg.course_id].version

@@ -12,8 +12,10 @@ from syncd.sandbox.scormcloud.model import (
     Course,
     Invitation,
     InvitationJob,
+    LaunchRecord,
     Learner,
     Registration,
+    StatementRecord,
     UserInvitation,
 )
 from syncd.sandbox.scormcloud.wire import format_datetime
@@ -241,3 +243,68 @@ def user_invitation(
             }
         )
     return data
+
+
+def launch(value: LaunchRecord, *, history_log: bool) -> dict[str, Any]:
+    """``LaunchHistorySchema``; ``historyLog`` only with ``includeHistoryLog``."""
+    data = _compact(
+        {
+            "id": value.id,
+            "instance": value.instance,
+            "score": None if value.score is None else {"scaled": value.score},
+            "completionStatus": value.completion,
+            "successStatus": value.success,
+            "totalSecondsTracked": value.total_seconds,
+            "launchTime": format_datetime(value.launch_time),
+            "exitTime": format_datetime(value.exit_time),
+            "lastRuntimeUpdate": format_datetime(value.last_runtime_update),
+            "launchHistoryId": value.id,
+        }
+    )
+    if history_log:
+        data["historyLog"] = f"<History launch='{data['launchTime']}' instance='{value.instance}'/>"
+    return data
+
+
+def statement(
+    value: StatementRecord, reg: Registration, course_value: Course | None
+) -> dict[str, Any]:
+    """``XapiStatement`` (the client's JSON names: ``objectActivity``, not ``object``)."""
+    who = reg.learner
+    name = " ".join(part for part in (who.first_name, who.last_name) if part)
+    result = _compact(
+        {
+            "score": None if value.score is None else {"scaled": value.score / 100},
+            "success": value.success,
+            "completion": value.completion,
+        }
+    )
+    return _compact(
+        {
+            "id": value.id,
+            "actor": _compact(
+                {
+                    "objectType": "Agent",
+                    "name": name or None,
+                    "account": {"homePage": "https://cloud.scorm.com", "name": who.id},
+                }
+            ),
+            "verb": {
+                "id": f"http://adlnet.gov/expapi/verbs/{value.verb}",
+                "display": {"en-US": value.verb},
+            },
+            "objectActivity": _compact(
+                {
+                    "objectType": "Activity",
+                    "id": f"urn:scormcloud:{reg.course_id}",
+                    "definition": None
+                    if course_value is None
+                    else {"name": {"en-US": course_value.title}},
+                }
+            ),
+            "result": result or None,
+            "context": {"registration": reg.xapi_registration_id},
+            "timestamp": format_datetime(value.timestamp),
+            "stored": format_datetime(value.timestamp),
+        }
+    )

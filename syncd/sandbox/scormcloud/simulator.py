@@ -3,22 +3,24 @@
 Rate limit: SCORM Cloud documents none for the REST API; the only documented limit
 (xAPI/LRS traffic) answers HTTP 429 (notes A7). The simulator therefore refuses with 429
 and a ``MessageSchema`` once an application exceeds its rolling-window rule, keyed by app id
-(basic auth or the app a bearer token belongs to). The default rule is an assumption,
-settable at runtime through ``/_sandbox/rate``.
+(basic auth or the app a bearer token belongs to). The default rule (``DEFAULT_RATE``: 300
+requests per rolling 60 s) is a sandbox assumption, not a vendor fact; settable at runtime
+through ``/_sandbox/rate``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from syncd.sandbox.ratelimit import RateRule
 from syncd.sandbox.scormcloud import (
+    account,
     admin,
     api_courses,
     api_invitations,
@@ -29,7 +31,7 @@ from syncd.sandbox.scormcloud import (
 )
 from syncd.sandbox.scormcloud.auth import Authenticator
 from syncd.sandbox.scormcloud.model import AppData, Clock, Store, utc_now
-from syncd.sandbox.scormcloud.web import Services, Settings
+from syncd.sandbox.scormcloud.web import API, Services, Settings
 from syncd.sandbox.scormcloud.wire import ApiError
 
 DEMO_APP_ID = "SYNCDSANDBOX"
@@ -42,6 +44,8 @@ class ScormCloudSimulator:
     """``/api/v2`` of SCORM Cloud, in memory, for one or more applications."""
 
     name = "scormcloud"
+    api_root = API
+    """Where the API lives under the server (the base URL a client is given ends in it)."""
     rate_counts_rejected = False
     secret_params: frozenset[str] = frozenset()
 
@@ -73,7 +77,35 @@ class ScormCloudSimulator:
             *api_courses.routes(self.services),
             *api_invitations.routes(self.services),
         ]
-        self.admin_routes: list[BaseRoute] = list(admin.routes(self.services, self.default_app))
+        self.on_write: Callable[[], None] | None = None
+        """Called after every write request, before its answer (keeps ``sandbox:`` files)."""
+        self.routes = [self._kept(r) for r in self.routes]
+        self.admin_routes: list[BaseRoute] = [
+            self._kept(r) for r in admin.routes(self.services, self.default_app)
+        ]
+
+    def _kept(self, route: BaseRoute) -> BaseRoute:
+        """``route`` calling :attr:`on_write` after a write (anything but GET and HEAD)."""
+        if not isinstance(route, Route) or not (route.methods or set()) - {"GET", "HEAD"}:
+            return route
+        answer = route.endpoint
+
+        async def kept(request: Request) -> Response:
+            response: Response = await answer(request)
+            if self.on_write is not None:
+                self.on_write()
+            return response
+
+        return type(route)(route.path, kept, methods=sorted(route.methods or ()), name=route.name)
+
+    def snapshot(self) -> bytes:
+        """The whole account as JSON (a ``sandbox:`` connection's account file)."""
+        return account.dump(self.services.store)
+
+    def restore(self, data: bytes) -> None:
+        """Load :meth:`snapshot` JSON in place (the routes hold this store object); every
+        field is checked first, so a bad file leaves the account as it was."""
+        account.load(self.services.store, data, self._apps)
 
     def credential(self, request: Request) -> str | None:
         """Rate-limit key: the calling application; unauthenticated calls are not counted

@@ -17,8 +17,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
 
 from syncd.sandbox.scormcloud.auth import Authenticator, Caller
 from syncd.sandbox.scormcloud.model import AppData, Store
@@ -140,3 +140,35 @@ def route(services: Services, method: str, path: str, handler: Handler, scope: s
 def bool_param(call: Call, name: str) -> bool:
     """A boolean query switch such as ``includeRegistrationCount``."""
     return parse_bool(call.param(name), field=name)
+
+
+class Fallback(BaseRoute):
+    """Unknown paths and methods answered as SCORM Cloud answers every error: a
+    ``MessageSchema`` (JSON), never Starlette's ``text/plain`` "Not Found".
+
+    It must come first among the routes: it only ever matches PARTIAL, which the router
+    uses when no route matches in full, and then only the first partial match counts. A path
+    that exists for other methods gets 405 with an ``Allow`` header, any other path 404.
+    """
+
+    path = "/{path:path}"
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return (Match.PARTIAL, {}) if scope["type"] == "http" else (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        allowed: set[str] = set()
+        for other in scope["router"].routes:
+            if isinstance(other, Route) and other.methods:
+                match, _ = other.matches({**scope, "method": "\x00"})
+                if match is Match.PARTIAL:
+                    allowed |= other.methods
+        answer: Response
+        if allowed:
+            error = ApiError(405, f"Method [{method}] is not supported by [{path}]")
+            headers = {"Allow": ", ".join(sorted(allowed))}
+            answer = JSONResponse(error.body(), status_code=405, headers=headers)
+        else:
+            answer = error_response(ApiError(404, f"No API resource at [{path}]"))
+        await answer(scope, receive, send)

@@ -14,11 +14,15 @@ Every behaviour follows ``vendor-docs/litmos-*`` (facts tagged WIRE there win):
 - members: one ``POST /teams/{id}/users`` per team with a bare array (existing members are
   ignored by Litmos, so a repeat is harmless); removal one ``DELETE`` per member;
 - courses and learning paths: one ``POST`` per user with the whole list,
-  ``sendmessage=false`` unless ``options.send_message`` is true;
+  ``sendmessage=false`` unless ``options.send_message`` is true; courses a rule gives to a
+  whole team, one ``POST /teams/{id}/courses?includesubteams=true`` when the plan chose
+  the group form (``syncd.plan.group_courses``);
 - listing for a full reconcile: ``/users/details`` and ``/teams``, then the members of each
   team the mirror holds memberships in (``/teams/{id}/users``) and the holders of each
   course or learning path it holds assignments of (``/courses/{id}/users``,
   ``/learningpaths/{id}/users``), all paged by ``start``/``limit``;
+- signup links: self-signup tokens (``GET/POST/PUT /tokens``, ``tokens.py``), found by
+  their code; Litmos lists no activation count, so their usage is unknown;
 - a refused key (401, or a 403 about the key or its access level) is not an op's fault:
   it stops the drain (``CredentialRefused``) instead of dead-lettering every op; so does a
   TLS handshake refused for good (``TlsFailure``: an untrusted certificate, say).
@@ -35,16 +39,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 from xml.etree.ElementTree import ParseError
 
 from syncd.config import ConnectionConfig
 from syncd.errors import Conflict, Permanent, Retryable, VendorError
-from syncd.http import HttpClient, Response, build_client
 from syncd.limiter import RateRule, limiter_for
 from syncd.log import get_logger
 from syncd.plan import ops
+from syncd.plan.links import DeclaredLink, RemoteLink
 from syncd.plan.model import VendorProfile
 from syncd.plan.ops import Op, Refs
 from syncd.vendors.base import (
@@ -58,10 +62,13 @@ from syncd.vendors.base import (
     Window,
     handles,
 )
-from syncd.vendors.litmos import wire
+from syncd.vendors.litmos import tokens, wire
 from syncd.vendors.litmos.profile import PROFILE
 from syncd.vendors.litmos.results import result_key, result_record
 from syncd.vendors.paging import OffsetPaginator
+
+if TYPE_CHECKING:
+    from syncd.http import HttpClient, Response
 
 log = get_logger("syncd.vendors.litmos")
 
@@ -106,6 +113,8 @@ class LitmosConnector(Connector):
 
     @classmethod
     def client_for(cls, connection: ConnectionConfig) -> HttpClient:
+        from syncd.http import build_client  # httpx is loaded only by what calls a vendor
+
         api_key = connection.secret("api_key")
         source = str(connection.options.get("source", "syncd"))
         return build_client(
@@ -125,17 +134,18 @@ class LitmosConnector(Connector):
     def handlers(self) -> Iterable[Handler]:
         return (
             handles(ops.CreateUser, self._create_user),
-            handles(ops.LinkUser, self._link_user),
+            handles(ops.LinkUser, self.link_user),
             handles(ops.UpdateUser, self._update_user),
             handles(ops.DeactivateUser, self._deactivate_user),
             handles(ops.ReactivateUser, self._reactivate_user),
             handles(ops.DeleteUser, self._delete_user),
             handles(ops.CreateGroup, self._create_group),
-            handles(ops.LinkGroup, self._link_group),
+            handles(ops.LinkGroup, self.link_group),
             handles(ops.UpdateGroup, self._update_group),
             handles(ops.AddMembers, self._add_members),
             handles(ops.RemoveMember, self._remove_member),
             handles(ops.AssignCourses, self._assign_courses),
+            handles(ops.AssignGroupCourses, self._assign_group_courses),
             handles(ops.AssignLearningPaths, self._assign_learning_paths),
             handles(ops.UnassignCourse, self._unassign_course),
             handles(ops.UnassignLearningPath, self._unassign_learning_path),
@@ -304,15 +314,6 @@ class LitmosConnector(Connector):
             raise Retryable(f"litmos: GET /users/{remote_id} answered without a user")
         return user
 
-    def _link_user(self, op: ops.LinkUser, refs: Refs) -> Outcome:
-        return Outcome.done(
-            op,
-            calls=0,
-            remote_id=op.remote_id,
-            adopted=True,
-            detail={"attrs": dict(op.attrs), "active": op.active},
-        )
-
     def _update_user(self, op: ops.UpdateUser, refs: Refs) -> Outcome:
         before = self.client.calls.total
         user = self._read_user(self._user_ref(op.external_id, refs))
@@ -371,16 +372,6 @@ class LitmosConnector(Connector):
         if not remote_id:
             raise Retryable(f"litmos: POST {path} answered without the new team's Id")
         return Outcome.done(op, calls=self.calls_since(before), remote_id=remote_id, detail=detail)
-
-    def _link_group(self, op: ops.LinkGroup, refs: Refs) -> Outcome:
-        parent = refs.groups.get(op.parent_key, "") if op.parent_key else ""
-        return Outcome.done(
-            op,
-            calls=0,
-            remote_id=op.remote_id,
-            adopted=True,
-            detail={"name": op.name, "parent_remote_id": parent},
-        )
 
     def _find_team(self, name: str, parent: str) -> str | None:
         """The team named exactly ``name`` directly under ``parent`` ("" = top level)."""
@@ -444,6 +435,19 @@ class LitmosConnector(Connector):
     def _assign_courses(self, op: ops.AssignCourses, refs: Refs) -> Outcome:
         calls = self._assign(op, op.external_id, "courses", op.course_ids, refs)
         return Outcome.done(op, calls=calls, detail={"course_ids": list(op.course_ids)})
+
+    def _assign_group_courses(self, op: ops.AssignGroupCourses, refs: Refs) -> Outcome:
+        """One ``POST /teams/{id}/courses`` with ``includesubteams``: every member of the
+        team and its sub-teams gets the courses (those joining later too); courses a
+        member holds already are ignored by Litmos."""
+        before = self.client.calls.total
+        team = self._group_ref(op.group_key, refs)
+        params = {**self._sendmessage(), "includesubteams": "true"}
+        body = [{"Id": item} for item in op.course_ids]
+        self._send("POST", f"/teams/{quote(team, safe='')}/courses", body, params)
+        return Outcome.done(
+            op, calls=self.calls_since(before), detail={"course_ids": list(op.course_ids)}
+        )
 
     def _assign_learning_paths(self, op: ops.AssignLearningPaths, refs: Refs) -> Outcome:
         calls = self._assign(op, op.external_id, "learningpaths", op.learning_path_ids, refs)
@@ -540,6 +544,27 @@ class LitmosConnector(Connector):
         path = f"/{what}/{quote(item_id, safe='')}/users"
         for item in self._pages(path, {}, what=f"{kind} holders"):
             yield wire.as_text(item.get("Id"))
+
+    # ----------------------------------------------------------------------- signup links
+
+    link_fields: ClassVar[tuple[str, ...]] = tokens.FIELDS
+
+    def link_identity(self, link: DeclaredLink) -> str:
+        """A token is known by its code."""
+        return link.code
+
+    def list_links(self, owner: str) -> Iterator[RemoteLink]:
+        """Every self-signup token of the account (``GET /tokens``)."""
+        for item in self._pages("/tokens", {}, what="tokens", key=tokens.token_key):
+            yield tokens.remote_link(item)
+
+    def create_link(self, link: DeclaredLink, owner: str) -> RemoteLink:
+        answer = self._send("POST", "/tokens", [tokens.body(link)], read=True)
+        return tokens.answered(answer, "POST /tokens", link)
+
+    def update_link(self, remote: RemoteLink, link: DeclaredLink, owner: str) -> RemoteLink:
+        body = {"TokenId": remote.vendor_id, **tokens.body(link)}
+        return tokens.answered(self._send("PUT", "/tokens", [body], read=True), "PUT /tokens", link)
 
 
 def _item_key(item: Mapping[str, Any]) -> Hashable:

@@ -19,7 +19,7 @@ from syncd.plan import Listing, Mirror, apply, build_plan, desire
 from syncd.plan.users import NOT_LOADED, as_attrs, attrs_needed, pair
 from syncd.state import mirror
 from syncd.state.db import session_factory
-from tests.unit.plan.plan_testkit import LITMOS_LIKE, connection, person, roster
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 TODAY = date(2026, 5, 4)

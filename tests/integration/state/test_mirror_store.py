@@ -15,7 +15,7 @@ from syncd.plan.model import MIRROR_COLUMNS, Mirror
 from syncd.state import mirror
 from syncd.state.db import session_factory
 from syncd.state.models import MirrorUser
-from tests.integration.support import contract_dtypes
+from tests.integration.kit import contract_dtypes
 
 NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 ADA = {"UserName": "ada@corp.example", "FirstName": "Ada", "LastName": "Lovelace"}

@@ -33,8 +33,8 @@ from syncd.state import mirror, runs
 from syncd.state.db import create_engine_for, read_session, session_factory, upgrade
 from syncd.state.models import MirrorUser
 from syncd.vendors import profile
-from tests.e2e.cli_kit import shown, syncd
-from tests.integration.support import enqueue, new_store, user
+from tests.e2e.kit import shown, syncd
+from tests.integration.kit import enqueue, new_store, user
 
 PEOPLE = 100_000
 EDITED = 50

@@ -35,8 +35,10 @@ def test_a_dry_run_plans_what_syncd_plan_plans(example: Path) -> None:
     first = reconcile(config, today=TODAY, settings=settings)
     assert first[0].plan is not None and first[0].plan.ops, "the example has people to sync"
     with sqlite3.connect(example.parent.parent / "syncd.db") as db:
+        # Each vendor's own first-name field (Litmos `FirstName`, the others `firstName`).
         changed = db.execute(
-            "UPDATE mirror_users SET attrs = json_set(attrs, '$.FirstName', 'Stale'),"
+            "UPDATE mirror_users SET attrs = json_set(attrs, CASE connection WHEN 'litmos'"
+            " THEN '$.FirstName' ELSE '$.firstName' END, 'Stale'),"
             " attrs_hash = 'stale' WHERE rowid % 3 = 0"
         ).rowcount
     assert changed, "some synced people now differ from the export"

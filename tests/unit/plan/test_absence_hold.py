@@ -13,12 +13,12 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from plan_testkit import LITMOS_LIKE, Roster, connection, person, roster
 
 from syncd.errors import ExitCode
 from syncd.pipeline.plan import exit_code
 from syncd.plan import Mirror, Plan, apply, build_plan
 from syncd.plan.ops import DeactivateUser, DeleteUser
+from tests.unit.plan.kit import LITMOS_LIKE, Roster, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 COMPANY = [person(f"E{n}") for n in range(1, 6)]

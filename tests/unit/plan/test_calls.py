@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from plan_testkit import LITMOS_LIKE, connection, person, roster
-
 from syncd.plan import Mirror, apply, build_plan
 from syncd.plan.ops import AddMembers, AssignCourses, CreateGroup, CreateUser
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 TEAMS = [f"Team {t:02d}" for t in range(20)]

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from plan_testkit import LITMOS_LIKE
-
 from syncd.config import ConnectionConfig, SourceConfig
 from syncd.hris import read_roster
 from syncd.plan import Mirror, Plan, apply, build_plan
@@ -31,6 +29,7 @@ from syncd.plan.ops import (
     RemoveMember,
     UpdateUser,
 )
+from tests.unit.plan.kit import LITMOS_LIKE
 
 TODAY = date(2025, 3, 3)
 HEADER = ["Emp #", "Name", "E-mail", "Division", "Department", "Status", "Hired", "Ended"]

@@ -6,10 +6,10 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.errors import ConfigError
 from syncd.plan.desired import build_desired
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from test_apply_and_summary import EVERY_OP
 
 from syncd.plan import Mirror, apply
 from syncd.plan.effects import (
@@ -37,6 +36,7 @@ from syncd.plan.ops import (
     UpdateGroup,
     UpdateUser,
 )
+from tests.unit.plan.kit import EVERY_OP
 
 ANN = CreateUser(
     external_id="E1", match_value="ann@x", attrs=(("UserName", "ann@x"), ("FirstName", "Ann"))

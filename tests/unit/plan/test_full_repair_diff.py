@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.plan import Listing, Mirror, Plan, apply, build_plan
 from syncd.plan.drift import Drift, repairs_text
@@ -27,6 +26,7 @@ from syncd.plan.ops import (
     UpdateUser,
 )
 from syncd.state.drift import correct
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 RULES = [{"name": "everyone", "assign": {"courses": ["C-SAFETY"]}}]

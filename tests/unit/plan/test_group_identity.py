@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.config import GroupSpec
 from syncd.hris import groups
@@ -20,6 +19,7 @@ from syncd.hris.mapping import TEXT
 from syncd.plan import Mirror, Plan, apply, build_plan
 from syncd.plan.desired import group_aliases, mirror_twins
 from syncd.plan.ops import AddMembers, CreateGroup, LinkGroup, RemoveMember, UpdateGroup
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 

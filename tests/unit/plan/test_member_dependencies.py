@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from plan_testkit import LITMOS_LIKE, connection, person, roster
-
 from syncd.plan import Mirror, apply, build_plan
 from syncd.plan.ops import AddMembers, CreateUser
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 GROUP = "create_group:org:Ops/Support"
 MEMBERS = {f"create_user:{p}": p for p in ("E1", "E2", "E3")}

@@ -11,22 +11,25 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from plan_testkit import LITMOS_LIKE, connection, person, roster
-from test_properties import (
-    PROFILE,
-    RULES,
-    TODAY,
-    export_strategy,
-    policy_strategy,
-    rejected_of,
-    rows_of,
-)
 
 from syncd.plan import Mirror, Plan, apply, build_plan, desire
 from syncd.plan.desired import Desired
 from syncd.plan.diff import compare_sets, index_mirror
 from syncd.plan.ops import AssignCourses
 from syncd.plan.users import pair
+from tests.unit.plan.kit import (
+    LITMOS_LIKE,
+    PROFILE,
+    RULES,
+    TODAY,
+    connection,
+    export_strategy,
+    person,
+    policy_strategy,
+    rejected_of,
+    roster,
+    rows_of,
+)
 
 SCENARIO_RULES = [
     {"name": "everyone", "assign": {"courses": ["C-SAFETY"]}},

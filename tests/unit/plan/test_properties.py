@@ -9,79 +9,23 @@ again after applying finds nothing.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import date
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.plan import Mirror, apply, build_plan
-
-TODAY = date(2024, 6, 1)
-PROFILE = replace(LITMOS_LIKE, required_fields=())
-"""Empty last names are part of the random exports (empty values must hash, compare and
-apply like any other); the vendor's refusal of an empty required field is tested in
-test_skips.py."""
-IDS = [f"E{i}" for i in range(7)]
-RULES = [
-    {"name": "all", "assign": {"courses": ["C0"]}},
-    {
-        "name": "dept a",
-        "when": [{"field": "department", "equals": "a"}],
-        "assign": {"courses": ["C1"], "learning_paths": ["LP1"]},
-    },
-    {"name": "title y", "when": [{"field": "title", "in": ["Y"]}], "assign": {"courses": ["C2"]}},
-    {"name": "team b", "when": [{"member_of": "org:Ops/B"}], "assign": {"courses": ["C3"]}},
-]
-
-row_strategy = st.fixed_dictionaries(
-    {
-        "present": st.booleans(),
-        "rejected": st.sampled_from([False, False, False, True]),
-        "active": st.booleans(),
-        "department": st.sampled_from(["A", "B", "C"]),
-        "division": st.sampled_from(["Ops", "Ops", "Lab"]),
-        "title": st.sampled_from(["X", "Y"]),
-        "variant": st.integers(0, 1),
-        "last": st.sampled_from(["Ng", "Núñez", ""]),
-    }
+from tests.unit.plan.kit import (
+    PROFILE,
+    RULES,
+    TODAY,
+    connection,
+    export_strategy,
+    policy_strategy,
+    rejected_of,
+    roster,
+    rows_of,
 )
-export_strategy = st.lists(row_strategy, min_size=len(IDS), max_size=len(IDS))
-policy_strategy = st.fixed_dictionaries(
-    {
-        "on_termination": st.sampled_from(["deactivate", "delete", "ignore"]),
-        "on_absent": st.sampled_from(["deactivate", "delete", "ignore"]),
-        "reactivate": st.booleans(),
-        "remove_memberships": st.booleans(),
-        "unassign_courses": st.booleans(),
-    }
-)
-
-
-def rejected_of(export: list[dict[str, Any]]) -> list[str]:
-    """People whose row is in the export but was rejected (unknown this run)."""
-    return [e for e, spec in zip(IDS, export, strict=True) if spec["present"] and spec["rejected"]]
-
-
-def rows_of(export: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for external_id, spec in zip(IDS, export, strict=True):
-        if not spec["present"] or spec["rejected"]:
-            continue
-        rows.append(
-            person(
-                external_id,
-                active=spec["active"],
-                department=spec["department"],
-                division=spec["division"],
-                title=spec["title"],
-                last_name=spec["last"],
-                username=f"{external_id.lower()}.{spec['variant']}@corp.example",
-            )
-        )
-    return rows
 
 
 def expected_attrs(row: dict[str, Any]) -> dict[str, str]:

@@ -6,11 +6,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from plan_testkit import person, roster
 
 from syncd.config import Rule
 from syncd.errors import ConfigError
 from syncd.plan.rules import evaluate_rules
+from tests.unit.plan.kit import person, roster
 
 TODAY = date(2024, 6, 1)
 PEOPLE = [

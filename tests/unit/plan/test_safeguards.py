@@ -6,10 +6,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.errors import SafeguardTripped
 from syncd.plan import Mirror, Plan, apply, build_plan, check_safeguards
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 STAFF = [person(f"E{i:03d}") for i in range(100)]

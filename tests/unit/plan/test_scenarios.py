@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.plan import Listing, Mirror, Plan, apply, build_plan, desire
 from syncd.plan import diff as diff_module
@@ -32,6 +31,7 @@ from syncd.plan.ops import (
     UpdateUser,
 )
 from syncd.plan.users import pair
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 RULES = [

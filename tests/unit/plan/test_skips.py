@@ -13,13 +13,13 @@ from datetime import date
 from typing import Any
 
 import pytest
-from plan_testkit import LITMOS_LIKE, connection, person, roster
 
 from syncd.errors import ExitCode
 from syncd.pipeline.plan import exit_code
 from syncd.plan import Mirror, Plan, apply, build_plan
 from syncd.plan.ops import CreateUser, UpdateUser
 from syncd.vendors import litmos
+from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
 TODAY = date(2024, 6, 1)
 

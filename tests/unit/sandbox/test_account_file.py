@@ -26,7 +26,7 @@ from syncd.sandbox.litmos import activity
 from syncd.sandbox.litmos.simulator import LitmosSimulator
 from syncd.sandbox.litmos.store import TeamLink, Token
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import SEED, client, new_user_body
+from tests.unit.sandbox.kit import SEED, client, new_user_body
 
 
 def busy_account() -> LitmosSimulator:

@@ -13,7 +13,7 @@ from starlette.types import Message
 
 from syncd.sandbox.core import SandboxServer, build_app
 from syncd.sandbox.running import RunningSandbox, start_sandbox
-from tests.unit.sandbox.toy import ToySimulator
+from tests.unit.sandbox.kit import ToySimulator
 
 
 class FakeClock:

@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from syncd.sandbox.running import RunningSandbox, start_sandbox
-from tests.unit.sandbox.litmos_helpers import XSI, client
+from tests.unit.sandbox.kit import XSI, client
 
 WORLD: dict[str, Any] = {
     "courses": [

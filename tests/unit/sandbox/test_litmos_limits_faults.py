@@ -9,7 +9,7 @@ import pytest
 
 from syncd.sandbox.litmos import LitmosSimulator
 from syncd.sandbox.running import RunningSandbox, start_sandbox
-from tests.unit.sandbox.litmos_helpers import client
+from tests.unit.sandbox.kit import client
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import NIL, SEED, XSI, children, client, xml
+from tests.unit.sandbox.kit import NIL, SEED, XSI, children, client, xml
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import NIL, around_now, children, client, xml
+from tests.unit.sandbox.kit import NIL, around_now, children, client, xml
 
 # <User> of GET /users/{id} (2019-01-29), after <Points>: the members the API had gained.
 RECORDED_2019_PROFILE_TAIL = [

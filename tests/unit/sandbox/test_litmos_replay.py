@@ -11,9 +11,9 @@ already-exists, find-user, get-users, users-all-paginated, search-users, search-
 found, find-and-update-user, deactivate-user, delete-user, teams-create with add-sub-team
 and get-sub-teams, teams-all-paginated, add-users with get-team-users, promote-and-demote-
 user, remove-user and remove-teams-from-user, end-to-end-integration-test, and
-mark-module-complete with module_complete. Not comparable: the HTTP reason phrase (the
-recorded 409 says "UserName already exists", the 500 the WCF sentence); the ASGI server
-writes the standard phrase for each status.
+mark-module-complete with module_complete. The HTTP reason phrase (the recorded 409 says
+"UserName already exists", the 500 the WCF sentence) reaches the wire only through the
+sandbox server, so it is compared over real HTTP in ``test_litmos_fidelity.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import client, new_user_body
+from tests.unit.sandbox.kit import client, new_user_body
 
 # The user profile as recorded on 2016-12-20 (POST /users answer), in wire order.
 RECORDED_PROFILE_2016 = json.loads(

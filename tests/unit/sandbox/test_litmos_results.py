@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import SEED, around_now, client, xml
+from tests.unit.sandbox.kit import SEED, around_now, client, xml
 
 
 @pytest.fixture

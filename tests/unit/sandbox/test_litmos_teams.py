@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
-from tests.unit.sandbox.litmos_helpers import SEED, children, client, xml
+from tests.unit.sandbox.kit import SEED, children, client, xml
 
 
 @pytest.fixture

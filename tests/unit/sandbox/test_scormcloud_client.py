@@ -16,7 +16,7 @@ from rustici_software_cloud_v2.rest import ApiException  # noqa: E402
 
 from syncd.sandbox.running import RunningSandbox, start_sandbox  # noqa: E402
 from syncd.sandbox.scormcloud import DEMO_APP_ID, DEMO_SECRET_KEY, create_simulator  # noqa: E402
-from tests.unit.sandbox.test_scormcloud_support import FakeClock  # noqa: E402
+from tests.unit.sandbox.kit import FakeClock  # noqa: E402
 
 _CLOCK = FakeClock()
 _START = _CLOCK.now

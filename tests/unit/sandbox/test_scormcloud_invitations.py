@@ -11,7 +11,7 @@ import pytest
 
 from syncd.sandbox.running import RunningSandbox, start_sandbox
 from syncd.sandbox.scormcloud import create_simulator
-from tests.unit.sandbox.test_scormcloud_support import ISO_MS_Z, FakeClock, ScormEnv, client_for
+from tests.unit.sandbox.kit import ISO_MS_Z, FakeClock, ScormEnv, client_for
 
 _CLOCK = FakeClock()
 _START = _CLOCK.now

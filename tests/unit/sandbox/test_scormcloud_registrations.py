@@ -11,7 +11,7 @@ import pytest
 from syncd.sandbox.running import RunningSandbox, start_sandbox
 from syncd.sandbox.scormcloud import DEMO_APP_ID, create_simulator
 from tests.fixtures.sandbox import SandboxFactory
-from tests.unit.sandbox.test_scormcloud_support import (
+from tests.unit.sandbox.kit import (
     ISO_MS_Z,
     FakeClock,
     ScormEnv,

@@ -17,7 +17,7 @@ from syncd.sandbox.scormcloud.wire import (
     parse_csv,
     parse_datetime,
 )
-from tests.unit.sandbox.test_scormcloud_support import FakeClock
+from tests.unit.sandbox.kit import FakeClock
 
 # --------------------------------------------------------------------------- wire
 

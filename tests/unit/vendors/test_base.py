@@ -30,8 +30,9 @@ def test_registry_and_profiles():
     assert REGISTRY["litmos"] is LitmosConnector
     assert profile("litmos") is PROFILE
     assert isinstance(PROFILE, VendorProfile)
-    with pytest.raises(ConfigError, match="no connector for vendor `enabley`"):
-        connector_class("enabley")
+    assert sorted(REGISTRY) == ["enabley", "litmos", "scormcloud"]
+    with pytest.raises(ConfigError, match="no connector for vendor `moodle`"):
+        connector_class("moodle")
 
 
 def test_litmos_profile_fields_are_in_wire_order_and_costs_match_the_calls_made():
