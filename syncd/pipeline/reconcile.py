@@ -26,7 +26,8 @@ file to start over.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -202,7 +203,7 @@ def reconcile(
             # A dry run only reads: it neither holds off a worker nor waits for one.
             sessions = session_factory(engine, read_only=dry_run)
             results = []
-            rosters: dict[str, Roster] = {}
+            exports = _Exports(config, chosen, today)
             for name, conn in chosen.items():
                 result = ConnectionResult(name=name, vendor=conn.vendor, dry_run=dry_run)
                 results.append(result)
@@ -215,7 +216,7 @@ def reconcile(
                     progress,
                     stop,
                     today,
-                    rosters,
+                    exports,
                     session_factory(engine, read_only=True),
                     pool,
                 )
@@ -235,6 +236,64 @@ def reconcile(
             engine.dispose()
 
 
+class _Exports:
+    """Each source's export, read once per reconcile (connections may share it) and let go
+    as soon as the last connection it feeds has its desired state, as `syncd plan` does: a
+    Roster of a million people is hundreds of megabytes, and the diff and the drain need
+    none of it. What the run records of the export (its file, counts, rejected rows) is
+    kept."""
+
+    def __init__(
+        self, config: Config, connections: Mapping[str, ConnectionConfig], today: date
+    ) -> None:
+        self.config = config
+        self.today = today
+        self.uses = Counter(conn.source for conn in connections.values())
+        self.rosters: dict[str, Roster] = {}
+        self.recorded: dict[str, tuple[runs.SourceRecord, list[dict[str, Any]]]] = {}
+
+    def desired(
+        self, name: str, conn: ConnectionConfig, pool: Executor, progress: Progress
+    ) -> Desired:
+        """``conn``'s desired state from its source's export."""
+        roster = self._roster(conn.source, name, progress)
+        try:
+            return planning.desire_for(self.config, name, conn, roster, today=self.today, pool=pool)
+        finally:
+            del roster
+            self.uses[conn.source] -= 1
+            if self.uses[conn.source] <= 0:
+                self.rosters.pop(conn.source, None)
+
+    def facts(self, source_name: str) -> tuple[runs.SourceRecord, list[dict[str, Any]]]:
+        """The export's record for the run and its rejected rows."""
+        return self.recorded[source_name]
+
+    def _roster(self, source_name: str, name: str, progress: Progress) -> Roster:
+        if source_name in self.rosters:
+            return self.rosters[source_name]
+        source = self.config.sources[source_name]
+        roster = read_roster(self.config.source_path(source_name), source, today=self.today)
+        for warning in file_warnings(roster):
+            log.warning("source.warning", source=source_name, message=warning)
+            progress.note(name, warning)
+        info = roster.source
+        record = runs.SourceRecord(
+            source=source_name,
+            path=str(info.path),
+            sha256=info.sha256,
+            size=int(info.size),
+            mtime=runs.as_utc(info.mtime),
+            rows_read=int(info.rows_read),
+            rows_accepted=roster.rows_accepted,
+            rows_rejected=roster.rows_rejected,
+        )
+        rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
+        self.recorded[source_name] = (record, rejected)
+        self.rosters[source_name] = roster
+        return roster
+
+
 class _ConnectionRun:
     """One connection's reconcile; split out so each step reads as one method."""
 
@@ -248,7 +307,7 @@ class _ConnectionRun:
         progress: Progress,
         stop: threading.Event,
         today: date,
-        rosters: dict[str, Roster],
+        exports: _Exports,
         reads: Any,
         pool: Executor,
     ) -> None:
@@ -260,7 +319,7 @@ class _ConnectionRun:
         self.progress = progress
         self.stop = stop
         self.today = today
-        self.rosters = rosters
+        self.exports = exports
         self.reads = reads
         """Sessions in read transactions: planning never holds off a worker."""
         self.pool = pool
@@ -441,38 +500,11 @@ class _ConnectionRun:
                 skipped=len(plan.skipped),
                 people=dict(zip(shown["external_id"], shown["reason"], strict=True)),
             )
-        roster = self.rosters[source_name]
-        info = roster.source
-        record = runs.SourceRecord(
-            source=source_name,
-            path=str(info.path),
-            sha256=info.sha256,
-            size=int(info.size),
-            mtime=runs.as_utc(info.mtime),
-            rows_read=int(info.rows_read),
-            rows_accepted=roster.rows_accepted,
-            rows_rejected=roster.rows_rejected,
-        )
-        rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
+        record, rejected = self.exports.facts(source_name)
         return plan, record, rejected
 
-    def _roster(self, source_name: str) -> Roster:
-        """The source's export, read once per reconcile (connections may share it)."""
-        if source_name not in self.rosters:
-            source = self.config.sources[source_name]
-            self.rosters[source_name] = read_roster(
-                self.config.source_path(source_name), source, today=self.today
-            )
-            for warning in file_warnings(self.rosters[source_name]):
-                log.warning("source.warning", source=source_name, message=warning)
-                self.progress.note(self.name, warning)
-        return self.rosters[source_name]
-
     def _desired(self, conn: ConnectionConfig) -> Desired:
-        roster = self._roster(conn.source)
-        return planning.desire_for(
-            self.config, self.name, conn, roster, today=self.today, pool=self.pool
-        )
+        return self.exports.desired(self.name, conn, self.pool, self.progress)
 
     def _loaded(self, conn: ConnectionConfig, fresh: bool) -> tuple[planning.LoadedMirror, Desired]:
         """The mirror as `syncd plan` loads it (in one read transaction, without the users'

@@ -22,9 +22,10 @@ sorted by subject inside each kind; every op names the keys of the ops it needs 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import numpy as np
@@ -137,10 +138,12 @@ def _aliases(desired: Desired, mirror: Mirror) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class _Change:
-    """(external_id, label) pairs to add and to remove, each pair once."""
+    """(external_id, label) pairs to add and to remove, each pair once; ``added_rows`` the
+    desired people's row of each added pair (empty when not worked out)."""
 
     added: list[tuple[str, Hashable]]
     removed: list[tuple[str, Hashable]]
+    added_rows: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -165,14 +168,16 @@ class _Compared:
         """
         width, names = self.width, self.names
 
-        def texts(found: np.ndarray) -> list[tuple[str, Hashable]]:
+        def texts(found: np.ndarray) -> tuple[list[tuple[str, Hashable]], list[int]]:
             rows, codes = np.divmod(np.unique(found), width)
             kept = live[rows]
             picked = ids.iloc[rows[kept]].tolist()
-            return [(i, names[c]) for i, c in zip(picked, codes[kept].tolist(), strict=True)]
+            pairs = [(i, names[c]) for i, c in zip(picked, codes[kept].tolist(), strict=True)]
+            return pairs, rows[kept].tolist()
 
-        added = texts(self.want[self.missing])
-        return _Change(added, texts(self.held[self.unwanted]) if removals else [])
+        added, rows = texts(self.want[self.missing])
+        removed = texts(self.held[self.unwanted])[0] if removals else []
+        return _Change(added, removed, rows)
 
 
 def _compare(wanted: Pairs, held_labels: sets.Labels, rows: np.ndarray) -> _Compared:
@@ -271,7 +276,8 @@ def _group_scene(
     group_ready: Mapping[str, str],
 ) -> GroupScene:
     """The groups as this plan leaves them, for :func:`group_course_ops` (keys as the
-    plan's membership ops name them)."""
+    plan's membership ops name them); members are worked out per question, for the few
+    groups a rule is about, not for every membership of the mirror."""
     alias = _aliases(desired, mirror)
     tree = [
         (alias.get(key, key), alias.get(parent, parent))
@@ -279,19 +285,22 @@ def _group_scene(
             desired.groups["key"].tolist(), desired.groups["parent_key"].tolist(), strict=True
         )
     ]
-    keys = {key for key, _ in tree}
-    held = mirror.memberships[mirror.memberships["group_key"].astype("str").isin(keys)]
-    members: dict[str, set[str]] = defaultdict(set)
-    for group, person in zip(
-        held["group_key"].astype("str").tolist(),
-        held["external_id"].astype("str").tolist(),
-        strict=True,
-    ):
-        members[group].add(person)
-    for person, group in change.removed:
-        members[str(group)].discard(person)
+    added: dict[str, set[str]] = defaultdict(set)
+    removed: dict[str, set[str]] = defaultdict(set)
     for person, group in change.added:
-        members[str(group)].add(person)
+        added[str(group)].add(person)
+    for person, group in change.removed:
+        removed[str(group)].add(person)
+
+    def members_after(groups: set[str]) -> set[str]:
+        held = mirror.memberships[mirror.memberships["group_key"].isin(list(groups))]
+        found: set[str] = set()
+        for group, rows in held.groupby("group_key", observed=True)["external_id"]:
+            found |= set(rows.astype("str").tolist()) - removed[str(group)]
+        for group in groups:
+            found |= added[group]
+        return found
+
     waits: dict[str, list[str]] = defaultdict(list)
     for group, key in group_ready.items():
         waits[group].append(key)
@@ -299,7 +308,7 @@ def _group_scene(
         if isinstance(op, AddMembers | RemoveMember):
             waits[op.group_key].append(op.key)
     return GroupScene(
-        members_after={group: frozenset(found) for group, found in members.items()},
+        members_after=members_after,
         groups=tree,
         waits_for={group: tuple(found) for group, found in waits.items()},
     )
@@ -356,9 +365,18 @@ def diff(
     assignments = sets_done.assignments.change(ids, live, removals=policy.unassign_courses)
     scene = None
     if policy.remove_memberships and candidates(desired.rules, profile):
-        scene = _group_scene(desired, mirror, member_change, [*add_ops, *remove_ops], group_ready)
+        scene = partial(
+            _group_scene, desired, mirror, member_change, [*add_ops, *remove_ops], group_ready
+        )
     group_assign_ops, one_by_one = group_course_ops(
-        assignments.added, desired.rules, ids, live, scene, user_ops.ready, profile
+        assignments.added,
+        assignments.added_rows,
+        desired.rules,
+        ids,
+        live,
+        scene,
+        user_ops.ready,
+        profile,
     )
     assign_ops, unassign_ops = _assignment_ops(
         _Change(one_by_one, assignments.removed), user_ops.ready, profile

@@ -14,7 +14,7 @@ and the pairs still to assign one by one out.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from math import ceil
 from typing import cast
@@ -35,13 +35,14 @@ Pair = tuple[str, Hashable]
 class GroupScene:
     """What the choice needs to know about the groups, after this plan's membership ops.
 
-    ``members_after``: group key -> who will be a member once the plan's membership ops
-    ran (the mirror's members, less those removed, plus those added); ``groups`` the
-    pushed groups as (key, parent_key) pairs; ``waits_for``: group key -> the keys of the
-    ops the group's membership and existence depend on in this plan.
+    ``members_after(groups)``: who will be a member of any of ``groups`` once the plan's
+    membership ops ran (the mirror's members, less those removed, plus those added),
+    worked out only for the groups asked about; ``groups`` the pushed groups as (key,
+    parent_key) pairs; ``waits_for``: group key -> the keys of the ops the group's
+    membership and existence depend on in this plan.
     """
 
-    members_after: Mapping[str, frozenset[str]]
+    members_after: Callable[[set[str]], set[str]]
     groups: Sequence[tuple[str, str]]
     waits_for: Mapping[str, tuple[str, ...]]
 
@@ -54,46 +55,55 @@ def candidates(rules: RuleResult | None, profile: VendorProfile) -> bool:
 
 def group_course_ops(
     added: Sequence[Pair],
+    added_rows: Sequence[int],
     rules: RuleResult | None,
     people: pd.Series,
     live: np.ndarray,
-    scene: GroupScene | None,
+    scene: Callable[[], GroupScene] | None,
     user_ready: Mapping[str, tuple[str, ...]],
     profile: VendorProfile,
 ) -> tuple[list[Op], list[Pair]]:
     """The group-level assignments worth making, and the pairs left for one-by-one ops.
 
-    ``people`` are the desired people's external ids and ``live`` who of them will hold an
-    active account after this plan; ``scene`` None: no group form this time.
+    ``added_rows`` is the desired people's row of each added pair, ``people`` their
+    external ids and ``live`` who of them will hold an active account after this plan;
+    ``scene`` works out the groups after this plan, called only when a rule's group form
+    would save calls (it reads the mirror's memberships); None: no group form this time.
     """
     if scene is None or rules is None or not candidates(rules, profile) or not added:
         return [], list(added)
-    pushed = {key for key, _ in scene.groups}
-    tree = scene.groups
     wanted: dict[str, set[str]] = defaultdict(set)
-    for person, label in added:
+    row_of: dict[str, int] = {}
+    for (person, label), row in zip(added, added_rows, strict=True):
         kind, item = _label(label)
         if kind == "course":
             wanted[person].add(item)
+            row_of[person] = row
+    known: GroupScene | None = None
     ops: list[Op] = []
     for number, group in enumerate(rules.groups):
-        if group is None or group not in pushed:
+        if group is None:
             continue
-        chosen = _chosen_by(rules, number, people, live)
         courses = {item for kind, item in _items_of(rules, number) if kind == "course"}
-        reach = _members(scene, descendants(tree, group))
-        if not reach or not reach <= chosen:
+        chosen = _chosen_by(rules, number, live)
+        covered = _covered(wanted, courses, {p for p, row in row_of.items() if chosen[row]})
+        if not _worth_it(covered, wanted, profile):
             continue
-        covered = {person: wanted[person] & courses for person in reach if wanted[person] & courses}
-        if not covered:
+        known = known or scene()
+        if group not in {key for key, _ in known.groups}:
             continue
-        given = tuple(sorted(set().union(*covered.values())))
-        if _saving(covered, wanted, profile) <= _group_calls(given, profile):
+        reach = known.members_after(descendants(known.groups, group))
+        if not reach or not reach <= set(people.iloc[np.flatnonzero(chosen)].tolist()):
+            continue
+        covered = _covered(wanted, courses, reach)
+        if not _worth_it(covered, wanted, profile):
             continue
         for person, items in covered.items():
             wanted[person] -= items
-        after = _depends(group, tree, scene, reach, user_ready)
-        for chunk in chunks(given, profile.max_courses_per_call):
+        after = _depends(group, known, reach, user_ready)
+        for chunk in chunks(
+            tuple(sorted(set().union(*covered.values()))), profile.max_courses_per_call
+        ):
             ops.append(
                 AssignGroupCourses(
                     group_key=group,
@@ -102,12 +112,30 @@ def group_course_ops(
                     depends_on=after,
                 )
             )
-    left = [
+    labelled = cast(Sequence[tuple[str, tuple[str, str]]], added)
+    left: list[Pair] = [
         (person, label)
-        for person, label in added
-        if _label(label)[0] != "course" or _label(label)[1] in wanted[person]
+        for person, label in labelled
+        if label[0] != "course" or label[1] in wanted[person]
     ]
     return ops, left
+
+
+def _covered(
+    wanted: Mapping[str, set[str]], courses: set[str], among: set[str]
+) -> dict[str, set[str]]:
+    """Who among ``among`` still wants some of ``courses``, and which."""
+    return {p: wanted[p] & courses for p in wanted if p in among and wanted[p] & courses}
+
+
+def _worth_it(
+    covered: Mapping[str, set[str]], wanted: Mapping[str, set[str]], profile: VendorProfile
+) -> bool:
+    """The group calls are fewer than the per-person calls they make unnecessary."""
+    if not covered:
+        return False
+    given = sorted(set().union(*covered.values()))
+    return _saving(covered, wanted, profile) > _group_calls(given, profile)
 
 
 def _label(label: Hashable) -> tuple[str, str]:
@@ -116,22 +144,18 @@ def _label(label: Hashable) -> tuple[str, str]:
     return str(pair[0]), str(pair[1])
 
 
-def _chosen_by(rules: RuleResult, number: int, people: pd.Series, live: np.ndarray) -> set[str]:
-    """The live people rule ``number`` gives its items to."""
-    rows = np.unique(rules.pairs.rows[rules.rules == number])
-    return set(people.iloc[rows[live[rows]]].tolist())
+def _chosen_by(rules: RuleResult, number: int, live: np.ndarray) -> np.ndarray:
+    """Which people rows rule ``number`` gives its items to and will hold an account (a
+    mask, not a set of ids: a large group's ids as strings cost the collector more than
+    the choice itself)."""
+    chosen = np.zeros(len(live), dtype=bool)
+    chosen[rules.pairs.rows[rules.rules == number]] = True
+    return np.asarray(chosen & live, dtype=bool)
 
 
 def _items_of(rules: RuleResult, number: int) -> Iterable[tuple[str, str]]:
     codes = np.unique(rules.pairs.codes[rules.rules == number]).tolist()
     return [_label(rules.pairs.labels[code]) for code in codes]
-
-
-def _members(scene: GroupScene, groups: set[str]) -> set[str]:
-    found: set[str] = set()
-    for group in groups:
-        found |= scene.members_after.get(group, frozenset())
-    return found
 
 
 def _per_person(count: int, profile: VendorProfile) -> int:
@@ -156,7 +180,6 @@ def _saving(
 
 def _depends(
     group: str,
-    tree: Sequence[tuple[str, str]],
     scene: GroupScene,
     reach: set[str],
     user_ready: Mapping[str, tuple[str, ...]],
@@ -164,7 +187,7 @@ def _depends(
     """The group's (and its subgroups') creation and membership ops, and the reached
     people's own ops: the call must find the group as the plan leaves it."""
     keys: list[str] = []
-    for member in sorted(descendants(tree, group)):
+    for member in sorted(descendants(scene.groups, group)):
         keys.extend(scene.waits_for.get(member, ()))
     for person in sorted(reach):
         keys.extend(user_ready.get(person, ()))
