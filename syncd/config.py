@@ -622,8 +622,8 @@ class ConnectionConfig(_Model):
         description=(
             "Vendor settings that are not secret. Litmos: `source` (the required `source` "
             "parameter naming the calling app), `send_message` (email new users/assignments); "
-            "SCORM Cloud: `assign_by`, `leavers`; Enabley: `sub_account`, `role` (README, "
-            "Vendors)."
+            "SCORM Cloud: `assign_by`, `leavers`; Enabley: `sub_account`, `role`, "
+            "`full_memberships` (README, Vendors)."
         ),
     )
     rate: RateConfig | None = Field(

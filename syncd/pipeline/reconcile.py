@@ -687,7 +687,9 @@ def _listing(connector: Connector, conn: ConnectionConfig, mirror: Mirror) -> Li
     Per team and item, not per person: U users, G teams, T such teams and C such items cost
     ceil(U/1000) + ceil(G/1000) + T + C calls (one more per further 1,000 members or
     holders of one team or item, and one more wherever a count is an exact multiple of
-    1,000: the page after a full one is asked for).
+    1,000: the page after a full one is asked for). Those are Litmos's figures; each
+    connector pages its own way (Enabley reads members, when asked to, from each active
+    user's groups: one call per active user, once, for all teams).
     """
     users = list(connector.list_users())
     groups = list(connector.list_groups())

@@ -14,7 +14,7 @@ import pytest
 import structlog
 
 from syncd import log as syncd_log
-from syncd.errors import CredentialRefused
+from syncd.errors import ConfigError, CredentialRefused
 from syncd.limiter import forget_limiters
 from syncd.plan import ops
 from syncd.plan.ops import Refs
@@ -330,7 +330,69 @@ def test_learners_are_assigned_and_unassigned(harness):
 def test_members_cannot_be_listed(harness):
     with enabley(harness) as connector, pytest.raises(NotImplementedError):
         list(connector.list_members("any"))
+    with enabley(harness, full_memberships=False) as connector, pytest.raises(NotImplementedError):
+        list(connector.list_members("any"))
     assert harness.requests() == 0
+
+
+USER_GROUPS = "/api/v1/users/{identifier}/groups"
+
+
+def two_teams(harness: EnableyHarness) -> tuple[str, str]:
+    """E1, E2 in team A; E2, E3 in team B; E4 in A but deactivated; hand-90 in no team."""
+    harness.seed_user(90)
+    teams = [ops.CreateGroup(group_key=f"org:{t}", name=t) for t in "AB"]
+    refs = Refs(
+        users={f"E{n}": f"E{n}" for n in range(1, 5)},
+        groups={op.group_key: group_identifier(op.group_key) for op in teams},
+    )
+    batch: list[ops.Op] = [create(n, harness) for n in range(1, 5)]
+    batch += teams
+    batch += [
+        ops.AddMembers(group_key="org:A", external_ids=("E1", "E2", "E4")),
+        ops.AddMembers(group_key="org:B", external_ids=("E2", "E3")),
+        ops.DeactivateUser(external_id="E4"),
+    ]
+    with enabley(harness) as connector:
+        assert all(o.status is Status.DONE for o in connector.execute(batch, refs))
+    return refs.groups["org:A"], refs.groups["org:B"]
+
+
+def test_members_are_listed_per_group_from_each_active_users_groups(harness):
+    team_a, team_b = two_teams(harness)
+    harness.running.admin.reset(data=False)
+    with enabley(harness, full_memberships=True) as connector:
+        users = list(connector.list_users())
+        after_users = connector.client.calls.total
+        assert harness.counted("GET", USER_GROUPS) == 0, "read only when members are asked"
+        members = {t: set(connector.list_members(t)) for t in (team_a, team_b, "no-team")}
+        spent = connector.client.calls.total - after_users
+    assert members == {team_a: {"E1", "E2"}, team_b: {"E2", "E3"}, "no-team": set()}
+    active = [u.remote_id for u in users if u.active]
+    assert sorted(active) == ["E1", "E2", "E3", "hand-90"]
+    assert spent == harness.counted("GET", USER_GROUPS) == len(active) == 4, "one per user"
+    assert harness.counted("GET", "/api/v3/users") == 1, "the users are not listed again"
+    reads = [e["path"] for e in harness.log() if e["path"].startswith("/api/v1/users/")]
+    assert sorted(reads) == [f"/api/v1/users/{u}/groups" for u in sorted(active)]
+
+
+def test_members_without_a_user_listing_list_the_users_themselves(harness):
+    team_a, _ = two_teams(harness)
+    harness.running.admin.reset(data=False)
+    with enabley(harness, full_memberships="yes") as connector:
+        assert set(connector.list_members(team_a)) == {"E1", "E2"}
+        assert connector.client.calls.total == 1 + 4
+        harness.running.simulator.account.groups[team_a].members.discard("E1")  # by hand
+        assert set(connector.list_members(team_a)) == {"E1", "E2"}, "cached for the listing"
+        list(connector.list_users())  # a new listing reads the groups again
+        assert set(connector.list_members(team_a)) == {"E2"}
+        assert connector.client.calls.total == 2 * (1 + 4)
+    assert harness.counted("GET", USER_GROUPS) == 8 and harness.requests() == 10
+
+
+def test_a_full_memberships_value_that_is_not_a_yes_or_no_is_refused(harness):
+    with pytest.raises(ConfigError, match=r"options\.full_memberships must be true or false"):
+        enabley(harness, full_memberships="sometimes")
 
 
 def test_listing_follows_pagination_keys(harness):

@@ -9,6 +9,7 @@ priced by no op (see the Enabley profile), so they are counted apart.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -16,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from syncd.sandbox.running import RunningSandbox
@@ -42,6 +44,7 @@ credentials = {{ client_id = "${{{id_env}}}", client_secret = "${{{secret_env}}}
 rate = {{ requests = {requests}, per_seconds = {per_seconds} }}
 groups = ["org"]
 timeout_seconds = 2
+{options}
 fields = {{ username = "{{username}}", firstName = "{{first_name}}", \
 lastName = "{{last_name}}", email = "{{email}}", jobTitle = "{{job_title}}" }}
 
@@ -70,7 +73,14 @@ class EnableySetup(Setup):
 
 
 def make_world(
-    sandbox: RunningSandbox, folder: Path, db_url: str, rows, *, requests=60, per_seconds=1.0
+    sandbox: RunningSandbox,
+    folder: Path,
+    db_url: str,
+    rows,
+    *,
+    requests=60,
+    per_seconds=1.0,
+    options: str = "",
 ) -> EnableySetup:
     assert sandbox.admin is not None
     sandbox.admin.seed(
@@ -86,6 +96,7 @@ def make_world(
             secret_env=SECRET_ENV,
             requests=requests,
             per_seconds=per_seconds,
+            options=options,
         ),
         encoding="utf-8",
     )
@@ -238,3 +249,66 @@ def test_kill_9_mid_run_then_rerun_converges_without_duplicates(world):
     counters = setup.sandbox.admin.counters()
     assert set(counters["creates"].values()) == {1} and len(counters["creates"]) == 30
     assert planned_calls(setup) == 0
+
+
+FULL_MEMBERSHIPS = "options = { full_memberships = true }"
+USER_GROUPS = "GET /api/v1/users/{identifier}/groups"
+ADD_MEMBER = "POST /api/v1/groups/{groupIdentifier}/users/{userIdentifier}"
+
+
+def take_out_of_group_by_hand(setup: Setup, uid: str) -> str:
+    """An administrator's own script removes ``uid`` from its group through the API; the
+    group's identifier."""
+    account = setup.sandbox.simulator.account
+    (group,) = [g.identifier for g in account.groups.values() if uid in g.members]
+    base, credentials = setup.sandbox.base_url, setup.sandbox.credentials
+    with httpx.Client(base_url=base, timeout=5) as http:
+        token = http.post(
+            "/api/v1/token",
+            params={"clientKey": credentials["clientKey"], "secret": credentials["secret"]},
+        ).json()["access_token"]
+        gone = http.delete(
+            f"/api/v1/groups/{group}/users/{uid}", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert gone.status_code == 200, gone.text
+    assert uid not in account.groups[group].members
+    return group
+
+
+def summary_calls(proc: subprocess.CompletedProcess[str]) -> int:
+    """The ``calls`` column of the reconcile summary (one connection: ``lms``)."""
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "connection" in line and "calls" in line)
+    row = next(line for line in lines if re.match(r"│\s*lms\s*│", line))
+    columns = [c.strip() for c in re.split(r"[│┃]", header)]
+    return int([c.strip() for c in re.split(r"[│┃]", row)][columns.index("calls")])
+
+
+@pytest.mark.parametrize("checked", [True, False], ids=["full_memberships", "default"])
+def test_a_full_run_re_adds_a_membership_removed_by_hand_only_when_asked(world, checked):
+    rows = company(8)
+    setup = world(rows, options=FULL_MEMBERSHIPS if checked else "")
+    first = setup.reconcile()
+    assert first.returncode == 0, result(first)
+    assert api_calls(setup)[USER_GROUPS] == 0, "a plain run never reads users' groups"
+    uid = rows[1]["Employee ID"]
+    group = take_out_of_group_by_hand(setup, uid)
+    before = api_calls(setup)
+    full = setup.reconcile("--full")
+    assert full.returncode == 0, result(full)
+    spent = api_calls(setup) - before
+    members = setup.sandbox.simulator.account.groups[group].members
+    listing = {"GET /api/v3/users": 1, "GET /api/v1/groups/list": 1}
+    if checked:
+        assert "repaired: 1 membership re-added" in full.stdout, result(full)
+        assert uid in members
+        assert spent == Counter({**listing, USER_GROUPS: 8, ADD_MEMBER: 1}), spent
+        assert summary_calls(full) == 1 + 1 + 8 + 1
+        assert_in_sync(setup, rows)
+    else:
+        assert "nothing to change" in full.stdout and "repaired" not in full.stdout, result(full)
+        assert uid not in members, "unchecked: the record says it is there"
+        assert spent == Counter(listing), spent
+        assert summary_calls(full) == 2
+    again = setup.reconcile()
+    assert again.returncode == 0 and "nothing to change" in again.stdout, result(again)

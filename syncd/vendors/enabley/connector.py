@@ -20,14 +20,21 @@ Every behaviour follows vendor-docs ``enabley-api.txt`` and part B of
   ``DELETE /api/v1/channels/{c}/users/{u}``, one channel per call;
 - listing: ``GET /api/v3/users`` paged by ``paginationKey`` and ``GET /api/v1/groups/list``.
   Enabley cannot list a group's members nor a channel's users: the mirror's memberships and
-  assignments come from confirmed ops (:meth:`list_members` raises NotImplementedError);
+  assignments come from confirmed ops (:meth:`list_members` raises NotImplementedError, so
+  a full reconcile leaves memberships unchecked) unless ``full_memberships`` is on: then
+  the first :meth:`list_members` of a listing reads ``GET /api/v1/users/{u}/groups`` once per
+  active user the listing found (the only way, vendor notes part B) and answers every group
+  from that;
 - removals answered ``item_not_exists`` count as done: what was to be removed is not there.
 
 Connection options (``[connections.NAME.options]``, none secret): ``sub_account`` (the
 sub-account users and groups are written to and listed from; default none: the account),
 ``role`` (the channel role, ``LEARNER`` or ``INSTRUCTOR``; default ``LEARNER``),
-``user_role`` (the ``possibleRoles`` a new user gets; default ``LEARNER``) and
-``group_types`` (comma-separated hierarchy levels, top first; default: the account's own).
+``user_role`` (the ``possibleRoles`` a new user gets; default ``LEARNER``),
+``group_types`` (comma-separated hierarchy levels, top first; default: the account's own)
+and ``full_memberships`` (``true``: ``reconcile --full`` checks memberships, at one call
+per active user of the account on top of the listing; default ``false``: memberships are
+left as syncd's record has them).
 """
 
 from __future__ import annotations
@@ -112,6 +119,9 @@ class EnableyConnector(Connector):
             [t.strip() for t in types.split(",") if t.strip()] if types else None
         )
         self._types_lock = threading.Lock()
+        self.full_memberships = _flag(options.get("full_memberships", False), "full_memberships")
+        self._active_listed: list[str] | None = None
+        self._members: dict[str, set[str]] | None = None
         self.token = TokenSource(
             self._session_client(connection),
             connection.secret("client_id"),
@@ -466,9 +476,53 @@ class EnableyConnector(Connector):
         return iter(TokenPaginator(fetch=fetch, key=_identifier, what="enabley users"))
 
     def list_users(self) -> Iterator[RemoteUser]:
+        """Every account; a complete walk also keeps the active ones' identifiers, so that
+        :meth:`list_members` reads their groups without listing the users again."""
+        self._active_listed = None
+        self._members = None
+        active: list[str] = []
         for item in self._user_pages({}):
             attrs = wire.user_attrs(item)
-            yield self.remote_user(attrs["identifier"], wire.is_active(item), attrs)
+            listed = self.remote_user(attrs["identifier"], wire.is_active(item), attrs)
+            if listed.active:
+                active.append(listed.remote_id)
+            yield listed
+        self._active_listed = active
+
+    def list_members(self, group_remote_id: str) -> Iterator[str]:
+        """The group's active members, from every active user's groups (``full_memberships``).
+
+        Enabley has no member listing: the first call reads ``GET /api/v1/users/{u}/groups``
+        for each active user of the last :meth:`list_users` (or of its own walk when there
+        was none) and later calls answer from that, so T groups cost U calls, not T x U.
+        Inactive accounts are not read: a full reconcile checks the memberships of active
+        accounts only (as Litmos lists active members only)."""
+        if not self.full_memberships:
+            return super().list_members(group_remote_id)
+        return iter(sorted(self._memberships().get(group_remote_id, ())))
+
+    def _memberships(self) -> dict[str, set[str]]:
+        """Group identifier -> member identifiers, read once per listing."""
+        if self._members is None:
+            users = self._active_listed
+            if users is None:
+                users = [u.remote_id for u in self.list_users() if u.active]
+            members: dict[str, set[str]] = {}
+            for user in users:
+                for group in self._groups_of(user):
+                    members.setdefault(group, set()).add(user)
+            self._members = members
+        return self._members
+
+    def _groups_of(self, user: str) -> list[str]:
+        """Identifiers of the groups ``user`` belongs to; none once the account is gone."""
+        path = f"/api/v1/users/{quote(user, safe='')}/groups"
+        try:
+            answer = self._get(path, self._sub())
+        except wire.Missing:
+            log.info("enabley.member_gone", user=user)
+            return []
+        return [wire.as_text(g.get("identifier")) for g in wire.records(answer)]
 
     def list_groups(self) -> Iterator[RemoteGroup]:
         for item in wire.records(self._get("/api/v1/groups/list", self._sub())):
@@ -481,6 +535,18 @@ class EnableyConnector(Connector):
 
 def _identifier(item: Mapping[str, Any]) -> str:
     return wire.as_text(item.get("identifier"))
+
+
+def _flag(value: object, name: str) -> bool:
+    """A yes/no option: a TOML boolean, or the words a person might write for one."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "yes", "1"}:
+        return True
+    if text in {"false", "no", "0", ""}:
+        return False
+    raise ConfigError(f"options.{name} must be true or false, not `{value}`", key=f"options.{name}")
 
 
 __all__ = ["EnableyConnector", "group_identifier"]
