@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,11 +197,15 @@ class Setup:
     db_url: str
     course: str
 
+    def credentials_env(self) -> dict[str, str]:
+        """The environment variables the config's ``${ENV}`` credentials name."""
+        return {KEY_ENV: self.sandbox.credentials.get("apikey", "")}
+
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             {
-                KEY_ENV: self.sandbox.credentials.get("apikey", ""),
+                **self.credentials_env(),
                 "SYNCD_RETRY_BASE_SECONDS": "0.05",
                 "SYNCD_RETRY_CAP_SECONDS": "0.5",
                 "SYNCD_RETRY_MAX_ATTEMPTS": "30",
@@ -718,22 +722,11 @@ assign = {{ courses = ["SALES1"] }}
 class ScormSetup(Setup):
     """A world on the SCORM Cloud sandbox: its credentials come from two ``${ENV}``."""
 
-    def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            {
-                SCORM_APP_ENV: self.sandbox.credentials["app_id"],
-                SCORM_SECRET_ENV: self.sandbox.credentials["secret_key"],
-                "SYNCD_RETRY_BASE_SECONDS": "0.05",
-                "SYNCD_RETRY_CAP_SECONDS": "0.5",
-                "SYNCD_RETRY_MAX_ATTEMPTS": "30",
-                "SYNCD_QUEUE_MAX_WAIT_SECONDS": "5",
-                "SYNCD_QUEUE_CLAIM_LEASE_SECONDS": "30",
-                "PYTHONPATH": str(ROOT),
-            }
-        )
-        env.update(extra)
-        return env
+    def credentials_env(self) -> dict[str, str]:
+        return {
+            SCORM_APP_ENV: self.sandbox.credentials["app_id"],
+            SCORM_SECRET_ENV: self.sandbox.credentials["secret_key"],
+        }
 
 
 def make_scorm_setup(
@@ -782,3 +775,46 @@ def scorm_registrations(sandbox: RunningSandbox) -> dict[str, tuple[str, str]]:
             if not page.get("more"):
                 return found
             params = {"more": page["more"]}
+
+
+def kill_cycles(
+    setup: Setup,
+    switch: KillSwitch,
+    rng: random.Random,
+    cycles: int,
+    work_left: Callable[[], int],
+    about: str,
+) -> Counter[str]:
+    """Start ``syncd reconcile`` ``cycles`` times and SIGKILL it at a drawn vendor request,
+    at each point of :data:`POINTS` in turn (shuffled); kills per point.
+
+    The request is drawn from the work the LMS still lacks (``work_left()``), leaving at
+    least one for every later cycle, so a run that ends before it has lost work: that
+    fails the test with the run's stderr."""
+    points = [POINTS[i % len(POINTS)] for i in range(cycles)]
+    rng.shuffle(points)
+    kills: Counter[str] = Counter()
+    for cycle, point in enumerate(points):
+        left = cycles - cycle
+        remaining = work_left()
+        target = rng.randint(1, max(1, min(remaining - left, 2 * remaining // (left + 1))))
+        proc = setup.spawn(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        switch.arm(proc.pid, target, point)
+        try:
+            _, stderr = proc.communicate(timeout=120)
+        finally:
+            switch.disarm()
+            if proc.poll() is None:  # the test failed waiting: leave no process behind
+                proc.kill()
+                proc.wait()
+        if switch.fired.is_set():
+            assert proc.returncode == -signal.SIGKILL, f"cycle {cycle} {about}"
+            kills[point] += 1
+            continue
+        tail = stderr.decode(errors="replace")[-2000:]
+        raise AssertionError(
+            f"cycle {cycle}: the run ended (exit {proc.returncode}) before its vendor request "
+            f"#{target} although {remaining} units of work were missing in the LMS: work was "
+            f"lost or refused {about}\n{tail}"
+        )
+    return kills

@@ -26,11 +26,11 @@ from tests.e2e.kit import (
     CONFIG,
     KEY_ENV,
     KILL_CYCLES,
-    POINTS,
     applied,
     assert_in_sync,
     company,
     effects,
+    kill_cycles,
     lms,
     mirror,
     planned_calls,
@@ -367,32 +367,9 @@ def test_kill_9_at_random_points_then_rerun_converges(killable):
     minimum = planned_calls(setup)
     assert minimum == 90 + 7 + 5 + 90, "users, teams, one member call per team, assignments"
     setup.sandbox.admin.set_faults(seed=seed, error_rate=0.03, drop_rate=0.03, malformed_rate=0.02)
-    points = [POINTS[i % len(POINTS)] for i in range(KILL_CYCLES)]
-    rng.shuffle(points)
-    kills: Counter[str] = Counter()
-    for cycle, point in enumerate(points):
-        left = KILL_CYCLES - cycle
-        remaining = minimum - effects(lms(setup.sandbox))
-        target = rng.randint(1, max(1, min(remaining - left, 2 * remaining // (left + 1))))
-        proc = setup.spawn(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        switch.arm(proc.pid, target, point)
-        try:
-            _, stderr = proc.communicate(timeout=120)
-        finally:
-            switch.disarm()
-            if proc.poll() is None:  # the test failed waiting: leave no process behind
-                proc.kill()
-                proc.wait()
-        if switch.fired.is_set():
-            assert proc.returncode == -signal.SIGKILL, f"cycle {cycle} {about}"
-            kills[point] += 1
-            continue
-        tail = stderr.decode(errors="replace")[-2000:]
-        raise AssertionError(
-            f"cycle {cycle}: the run ended (exit {proc.returncode}) before its vendor request "
-            f"#{target} although {remaining} ops had no effect in the LMS yet: work was lost "
-            f"or refused {about}\n{tail}"
-        )
+    kills = kill_cycles(
+        setup, switch, rng, KILL_CYCLES, lambda: minimum - effects(lms(setup.sandbox)), about
+    )
 
     counters = setup.sandbox.admin.counters()
     setup.sandbox.admin.clear_faults()

@@ -63,13 +63,11 @@ assign = {{ courses = ["SAFE101"] }}
 class EnableySetup(Setup):
     """The shared Setup with Enabley's client credentials in the environment."""
 
-    def env(self, **extra: str) -> dict[str, str]:
-        env = super().env(**extra)
-        env.pop("SYNCD_E2E_LITMOS_KEY", None)
-        env[ID_ENV] = self.sandbox.credentials["clientKey"]
-        env[SECRET_ENV] = self.sandbox.credentials["secret"]
-        env.update(extra)
-        return env
+    def credentials_env(self) -> dict[str, str]:
+        return {
+            ID_ENV: self.sandbox.credentials["clientKey"],
+            SECRET_ENV: self.sandbox.credentials["secret"],
+        }
 
 
 def make_world(

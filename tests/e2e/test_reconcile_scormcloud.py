@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 from collections import Counter
 from collections.abc import Sequence
 
@@ -20,6 +18,7 @@ from tests.e2e.kit import (
     POINTS,
     applied,
     company,
+    kill_cycles,
     make_scorm_setup,
     planned_calls,
     result,
@@ -202,32 +201,9 @@ def test_kill_9_at_chosen_points_then_rerun_converges(scorm_killable):
     minimum = planned_calls(setup)
     assert minimum == len(wanted) == 40 + 8, "a create costs nothing, a registration one call"
     setup.sandbox.admin.set_faults(seed=seed, error_rate=0.03, drop_rate=0.03, malformed_rate=0.02)
-    points = [POINTS[i % len(POINTS)] for i in range(SCORM_KILLS)]
-    rng.shuffle(points)
-    kills: Counter[str] = Counter()
-    for cycle, point in enumerate(points):
-        left = SCORM_KILLS - cycle
-        remaining = minimum - len(stored(setup.sandbox))
-        target = rng.randint(1, max(1, min(remaining - left, 2 * remaining // (left + 1))))
-        proc = setup.spawn(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        switch.arm(proc.pid, target, point)
-        try:
-            _, stderr = proc.communicate(timeout=120)
-        finally:
-            switch.disarm()
-            if proc.poll() is None:  # the test failed waiting: leave no process behind
-                proc.kill()
-                proc.wait()
-        if switch.fired.is_set():
-            assert proc.returncode == -signal.SIGKILL, f"cycle {cycle} {about}"
-            kills[point] += 1
-            continue
-        tail = stderr.decode(errors="replace")[-2000:]
-        raise AssertionError(
-            f"cycle {cycle}: the run ended (exit {proc.returncode}) before its vendor request "
-            f"#{target} although {remaining} registrations were missing: work was lost or "
-            f"refused {about}\n{tail}"
-        )
+    kills = kill_cycles(
+        setup, switch, rng, SCORM_KILLS, lambda: minimum - len(stored(setup.sandbox)), about
+    )
 
     counters = setup.sandbox.admin.counters()
     setup.sandbox.admin.clear_faults()
