@@ -23,7 +23,33 @@ from syncd.sandbox.running import RunningSandbox
 
 
 @dataclass
-class LitmosHarness:
+class _Readouts:
+    """What every harness reads of its simulator's own counters and request log (the
+    admin API), the same for every vendor."""
+
+    api_root: ClassVar[str] = ""
+    running: RunningSandbox
+
+    def creates(self) -> dict[str, int]:
+        return self.running.admin.counters()["creates"]
+
+    def rate_limited(self) -> int:
+        return self.running.admin.counters()["rate_limited"]
+
+    def requests(self) -> int:
+        return self.running.admin.counters()["total"]
+
+    def counted(self, method: str, path: str) -> int:
+        """Requests of one endpoint template (``POST``, ``/registrations``), any status."""
+        table = self.running.admin.counters()["requests"].get(f"{method} {self.api_root}{path}")
+        return sum(table.values()) if table else 0
+
+    def log(self) -> list[dict[str, Any]]:
+        return self.running.admin.log()
+
+
+@dataclass
+class LitmosHarness(_Readouts):
     """The Litmos simulator, driven and inspected the way the vendor would be."""
 
     vendor: ClassVar[str] = "litmos"
@@ -32,7 +58,6 @@ class LitmosHarness:
     create_method: ClassVar[str] = "POST"
     setup_requests: ClassVar[int] = 0
     """Requests a fresh connector makes before its first op's own (none for Litmos)."""
-    running: RunningSandbox
     ids: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -183,21 +208,9 @@ class LitmosHarness:
 
     # ------------------------------------------------------------------ simulator counters
 
-    def creates(self) -> dict[str, int]:
-        return self.running.admin.counters()["creates"]
-
-    def rate_limited(self) -> int:
-        return self.running.admin.counters()["rate_limited"]
-
-    def requests(self) -> int:
-        return self.running.admin.counters()["total"]
-
-    def log(self) -> list[dict[str, Any]]:
-        return self.running.admin.log()
-
 
 @dataclass
-class ScormCloudHarness:
+class ScormCloudHarness(_Readouts):
     """The SCORM Cloud simulator, driven and inspected the way the vendor would be.
 
     Learners exist only through registrations, so what the vendor holds of a person is
@@ -206,7 +219,6 @@ class ScormCloudHarness:
 
     vendor: ClassVar[str] = "scormcloud"
     api_root: ClassVar[str] = "/api/v2"
-    running: RunningSandbox
 
     @property
     def app_id(self) -> str:
@@ -342,26 +354,9 @@ class ScormCloudHarness:
 
     # ------------------------------------------------------------------ simulator counters
 
-    def creates(self) -> dict[str, int]:
-        return self.running.admin.counters()["creates"]
-
-    def rate_limited(self) -> int:
-        return self.running.admin.counters()["rate_limited"]
-
-    def requests(self) -> int:
-        return self.running.admin.counters()["total"]
-
-    def counted(self, method: str, path: str) -> int:
-        """Requests of one endpoint template (``POST``, ``/registrations``), any status."""
-        table = self.running.admin.counters()["requests"].get(f"{method} {self.api_root}{path}")
-        return sum(table.values()) if table else 0
-
-    def log(self) -> list[dict[str, Any]]:
-        return self.running.admin.log()
-
 
 @dataclass
-class EnableyHarness:
+class EnableyHarness(_Readouts):
     """The Enabley simulator, driven and inspected the way the vendor would be.
 
     Reading back goes through the API with its own token (plain httpx). ``requests``
@@ -376,7 +371,6 @@ class EnableyHarness:
     create_method: ClassVar[str] = "PUT"
     setup_requests: ClassVar[int] = 1
     """The token request a fresh connector makes before its first op's own."""
-    running: RunningSandbox
     passwords: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -536,26 +530,12 @@ class EnableyHarness:
 
     # ------------------------------------------------------------------ simulator counters
 
-    def creates(self) -> dict[str, int]:
-        return self.running.admin.counters()["creates"]
-
-    def rate_limited(self) -> int:
-        return self.running.admin.counters()["rate_limited"]
-
-    def counted(self, method: str, path: str) -> int:
-        """Requests of one endpoint template (``PUT``, ``/api/v2/users``), any status."""
-        table = self.running.admin.counters()["requests"].get(f"{method} {path}")
-        return sum(table.values()) if table else 0
-
     def tokens(self) -> int:
         return self.counted("POST", "/api/v1/token")
 
     def requests(self) -> int:
         """API requests, token requests left out."""
         return int(self.running.admin.counters()["total"]) - self.tokens()
-
-    def log(self) -> list[dict[str, Any]]:
-        return self.running.admin.log()
 
 
 Harness = LitmosHarness | ScormCloudHarness | EnableyHarness
