@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -113,3 +114,14 @@ def test_records_read_bare_arrays_and_pages():
 )
 def test_token_lifetime_is_read_in_milliseconds_and_distrusted(expires_in, seconds):
     assert _lifetime_seconds(expires_in) == seconds
+
+
+@pytest.mark.parametrize(
+    "key", ["org:Sales/EMEA", "org:R&D / Lab?x=1#frag", "org:Zürich\\/West", "org:"]
+)
+def test_a_group_identifier_is_path_safe_and_stable_for_any_key(key):
+    from syncd.vendors.enabley.connector import group_identifier
+
+    made = group_identifier(key)
+    assert re.fullmatch(r"syncd-[0-9a-f]+", made)
+    assert made == group_identifier(key) and made != group_identifier(key + "x")

@@ -1,0 +1,22 @@
+"""The options several commands share: `--today` as a user may write it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from syncd.cli.options import as_of
+from syncd.errors import ConfigError
+
+
+def test_today_is_the_date_given_or_today():
+    assert as_of("2026-01-15") == date(2026, 1, 15)
+    assert as_of(None) == date.today() == as_of("")
+
+
+@pytest.mark.parametrize("written", ["nope", "2026-13-01", "15/01/2026", "2026-01-15T00:00", " "])
+def test_a_today_that_is_not_a_date_is_one_plain_error(written):
+    with pytest.raises(ConfigError) as caught:
+        as_of(written)
+    assert str(caught.value) == f"--today {written!r} is not a date (YYYY-MM-DD)"
