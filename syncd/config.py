@@ -164,6 +164,18 @@ class SourceConfig(_Model):
         default="auto", description="`auto` sniffs comma, semicolon, tab or pipe; or give one."
     )
     key: str = Field(default="employee_id", description="Canonical field that identifies a person.")
+    previous_key: str | None = Field(
+        default=None,
+        description=(
+            "Canonical field holding a person's previous key when the HRIS changed it (e.g. "
+            "`previous_employee_id`, mapped in `columns` or `optional_columns`). A person whose "
+            "key is new to a connection but whose previous key is synced there, and no longer "
+            "in the export, keeps that account under the new key (Enabley: one identifier "
+            "change; Litmos: no call) instead of a new account and a leaver. Unset: a changed "
+            "key is a new person. SCORM Cloud cannot change a learner id and ignores it "
+            "(with a warning)."
+        ),
+    )
     columns: dict[str, str] = Field(
         description=(
             "Canonical field -> header in the file. Headers match case- and "
@@ -301,6 +313,10 @@ class SourceConfig(_Model):
                     problems.append(f"{where}: `{name}` is not a mapped, derived or name field")
 
         check("key", [self.key])
+        if self.previous_key is not None:
+            check("previous_key", [self.previous_key])
+            if self.previous_key == self.key:
+                problems.append(f"previous_key: `{self.previous_key}` is the key itself")
         check("optional_columns", [c for c in self.optional_columns if c not in self.columns])
         if self.name_split is not None:
             check("name_split.column", [self.name_split.column])
@@ -714,12 +730,132 @@ class ConnectionConfig(_Model):
             ) from None
 
 
+# --------------------------------------------------------------------------- results
+
+
+RESULT_COLUMNS = (
+    "employee_id",
+    "connection",
+    "vendor",
+    "item_kind",
+    "item_id",
+    "course_id",
+    "item_name",
+    "status",
+    "completed",
+    "passed",
+    "percentage",
+    "score",
+    "seconds",
+    "assigned_at",
+    "started_at",
+    "completed_at",
+    "expires_at",
+    "updated_at",
+    "previous_status",
+    "regressed_at",
+    "seen_at",
+    "username",
+    "remote_user_id",
+)
+"""What a results export can hold, one column each; ``employee_id`` is the HRIS key."""
+
+DEFAULT_RESULT_COLUMNS = (
+    "employee_id",
+    "connection",
+    "item_kind",
+    "item_id",
+    "item_name",
+    "status",
+    "percentage",
+    "score",
+    "assigned_at",
+    "started_at",
+    "completed_at",
+    "expires_at",
+)
+
+
+class ResultsConfig(_Model):
+    start: date | None = Field(
+        default=None,
+        description=(
+            "A connection's first result pull reads from this date (UTC). Unset: 90 days "
+            "before that first pull."
+        ),
+    )
+    overlap: str = Field(
+        default="1h",
+        description=(
+            "Each pull re-reads this much before the last window it finished, so a change "
+            "the vendor's clock stamped late is not missed (repeats are harmless)."
+        ),
+    )
+    outbound: str = Field(
+        default="outbound",
+        description="Folder `syncd results export` writes into (relative to this file).",
+    )
+    name: str = Field(
+        default="results",
+        description="Start of the export's file name: `NAME-YYYYMMDDTHHMMSSZ.csv`.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    )
+    format: Literal["csv", "xlsx", "json"] = Field(
+        default="csv", description="File format of the export (`--format` overrides)."
+    )
+    columns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RESULT_COLUMNS),
+        description=(
+            "Columns of the export, in order, of: " + ", ".join(f"`{c}`" for c in RESULT_COLUMNS)
+        ),
+    )
+    dates: Literal["date", "datetime"] = Field(
+        default="date",
+        description="Dates as `YYYY-MM-DD`, or as UTC date-times `YYYY-MM-DDTHH:MM:SSZ`.",
+    )
+    changes_only: bool = Field(
+        default=False,
+        description=(
+            "Export only the results that changed since the last export "
+            "(`--changes`/`--all` override)."
+        ),
+    )
+
+    @field_validator("overlap")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if parse_interval(value) is None:
+            raise ValueError("must be an interval like `1h`, `30m` or `1d`")
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in RESULT_COLUMNS]
+        if unknown:
+            raise ValueError(
+                f"unknown column(s) {', '.join(unknown)}; known: {', '.join(RESULT_COLUMNS)}"
+            )
+        if not value:
+            raise ValueError("name at least one column")
+        if len(set(value)) != len(value):
+            raise ValueError("a column is named twice")
+        return value
+
+    @property
+    def overlap_delta(self) -> timedelta:
+        return parse_interval(self.overlap) or timedelta(0)
+
+
 class Config(_Model):
     state: StateConfig = Field(default_factory=StateConfig, description="State database.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
     sources: dict[str, SourceConfig] = Field(description="HRIS exports, by name.")
     connections: dict[str, ConnectionConfig] = Field(
         default_factory=dict, description="LMS accounts, by name."
+    )
+    results: ResultsConfig = Field(
+        default_factory=ResultsConfig, description="Result pulls and the results export."
     )
     path: Annotated[Path | None, Field(exclude=True)] = None
 
@@ -746,6 +882,12 @@ class Config(_Model):
         raw = self.sources[name].path
         base = self.path.parent if self.path else Path.cwd()
         return str(Path(raw) if Path(raw).is_absolute() else base / raw)
+
+    def outbound_path(self) -> Path:
+        """The results export folder, made absolute against the config file's folder."""
+        raw = Path(self.results.outbound)
+        base = self.path.parent if self.path else Path.cwd()
+        return raw if raw.is_absolute() else base / raw
 
     def connection(self, name: str | None) -> dict[str, ConnectionConfig]:
         """The named connection, or all of them; an unknown name is a ConfigError."""

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from syncd.cli import config_cmd, db, plan, queue, reconcile, sandbox, validate
+from syncd.cli import config_cmd, db, plan, queue, reconcile, results, sandbox, validate
 from syncd.cli.console import error
 from syncd.errors import SyncdError
 
@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue):
+for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue, results):
     _module.register(app)
 
 

@@ -29,7 +29,7 @@ def check(
     Every value is shown as the redactor allows: anything taken from ``${ENV}``, the
     password of any URL and everything under a secret-looking key is masked.
     """
-    from syncd.vendors import unsupported
+    from syncd.vendors import cautions, unsupported
 
     cfg = config_mod.load(file)
     problems = unsupported(cfg)
@@ -43,6 +43,8 @@ def check(
         echo(text)
         return
     out = console()
+    for caution in cautions(cfg):
+        console(stderr=True).print(f"warning: {caution}", markup=False)
     out.print(f"[green]ok[/]: {plain(file)} is valid; resolved configuration (secrets masked):")
     if out.is_terminal:
         from rich.syntax import Syntax  # pygments, for a terminal only

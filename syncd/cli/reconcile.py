@@ -9,13 +9,8 @@ the plan and a final summary. Exit codes: 0 in sync; 1 error; 3 refused by a saf
 
 from __future__ import annotations
 
-import io
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from types import FrameType
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,14 +25,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
 from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import plain
+from syncd.cli.live import logging_beside_progress, stoppable
 from syncd.cli.options import ConfigOption, TodayOption, as_of
 from syncd.errors import ExitCode
-from syncd.log import configure, redact
+from syncd.log import redact
 
 if TYPE_CHECKING:
     from syncd.pipeline.reconcile import ConnectionResult
@@ -55,22 +50,6 @@ _RESULT = {
 _DRY_RESULT = {0: "[cyan]dry run: in sync[/]", 2: "[cyan]dry run: changes pending[/]"}
 
 _SHOWN_SKIPS = 10
-
-
-class _ConsoleStream(io.TextIOBase):
-    """A text stream that writes log lines above the live display instead of through it."""
-
-    def __init__(self, console: Console) -> None:
-        super().__init__()
-        self.console = console
-
-    def write(self, text: str) -> int:
-        if text.strip():
-            self.console.print(Text.from_ansi(text.rstrip("\n")), highlight=False)
-        return len(text)
-
-    def isatty(self) -> bool:
-        return True
 
 
 class RichProgress:
@@ -117,24 +96,6 @@ class RichProgress:
         self.console.print(f"[dim]{connection}:[/] {text}", highlight=False)
 
 
-@contextmanager
-def _stoppable() -> Iterator[threading.Event]:
-    """SIGTERM, or a first Ctrl-C, stops after the op in flight; a second Ctrl-C aborts."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def reconcile_command(
     config: ConfigOption,
     connection: Annotated[
@@ -161,14 +122,9 @@ def reconcile_command(
     when = as_of(today)
     cfg = config_mod.load(config)
     out = cli_console()
-    err = cli_console(stderr=True)
-    live = err.is_terminal
-    if live:
-        configure(cfg.logging.level, cfg.logging.format, stream=_ConsoleStream(err))
-    else:
-        configure(cfg.logging.level, cfg.logging.format)
+    err, live = logging_beside_progress(cfg)
     display = RichProgress(err) if live else None
-    with _stoppable() as stop, display.progress if display else nullcontext():
+    with stoppable() as stop, display.progress if display else nullcontext():
         results = reconcile(
             cfg,
             connection=connection,

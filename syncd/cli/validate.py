@@ -15,8 +15,6 @@ as a whole is unusable (missing, empty, binary, required column absent, ...).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,7 +23,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from syncd import spreadsheet
+from syncd import atomic, spreadsheet
 from syncd.cli.console import console
 from syncd.config import Config, load
 from syncd.errors import ConfigError, ExitCode, SourceFileError, SyncdError
@@ -54,16 +52,10 @@ def pick_source(config: Config, name: str | None) -> str:
 def write_report(rejected: pd.DataFrame, path: Path) -> None:
     """The full rejection report as CSV, written atomically (a reader never sees half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = spreadsheet.writer(handle)
-            writer.writerow(REPORT_COLUMNS)
-            writer.writerows(rejected[REPORT_COLUMNS].itertuples(index=False, name=None))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic.replacing(path, "w", newline="", encoding="utf-8") as handle:
+        writer = spreadsheet.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        writer.writerows(rejected[REPORT_COLUMNS].itertuples(index=False, name=None))
 
 
 def _counts_by_reason(frame: pd.DataFrame) -> list[tuple[str, int]]:

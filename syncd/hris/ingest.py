@@ -87,9 +87,11 @@ def _people(
         column = mapped.values.pop(name)
         values[name] = column if mask is None else pc.filter(column, mask)
     mapped.values.clear()
+    previous = {"previous_external_id": values[source.previous_key]} if source.previous_key else {}
     table = pa.table(
         {
             "external_id": values[source.key],
+            **previous,
             **values,
             "active": pa.array(mapped.active[keep]),
             "line": pa.array(mapped.lines[keep], pa.int64()),

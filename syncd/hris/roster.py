@@ -6,7 +6,9 @@ Columns (every later stage codes against exactly these):
     one row per accepted person, RangeIndex: ``external_id`` (the key field's value), every
     canonical field of the source as ``str`` ("" when empty; date fields as ISO
     ``YYYY-MM-DD``), ``active`` (bool) and ``line`` (int, the physical line where the record
-    starts; the header is line 1).
+    starts; the header is line 1). With the source's ``previous_key`` set, also
+    ``previous_external_id``: that field's value (the person's key before the HRIS changed
+    it; "" for most people).
 ``groups``
     ``key``, ``name``, ``parent_key`` ("" at the top), ``grouping``, ``level`` (0 at the top).
     Keys read ``"<grouping>:<top>/<...>/<leaf>"``; a ``/`` or ``%`` inside a name is written

@@ -24,6 +24,7 @@ from syncd.plan.effects import (
     Change,
     ForgetUser,
     MergeUser,
+    MoveUser,
     PutGroup,
     PutUser,
     RemoveAssignment,
@@ -105,6 +106,8 @@ class _State:
                 self.hashes.pop(ext, None)
                 self.members = {m for m in self.members if m[1] != ext}
                 self.assigned = {a for a in self.assigned if a[0] != ext}
+            case MoveUser():
+                self._move(change)
             case PutGroup():
                 known = self.groups.get(change.group_key, {}).get("remote_id", "")
                 self.groups[change.group_key] = {
@@ -120,6 +123,23 @@ class _State:
                 self.assigned.update((change.external_id, change.kind, i) for i in change.item_ids)
             case RemoveAssignment():
                 self.assigned.discard((change.external_id, change.kind, change.item_id))
+
+    def _move(self, change: MoveUser) -> None:
+        old, new = change.previous_id, change.external_id
+        row = self.users.pop(old, None)
+        if row is None or old == new:
+            if row is not None:
+                self.users[old] = row
+            return
+        self.hashes.pop(old, None)
+        if change.remote_id is not None:
+            row["remote_id"] = change.remote_id
+        if change.match_value is not None:
+            row["match_value"] = change.match_value
+        self.users[new] = row
+        self.touched.add(new)
+        self.members = {(g, new if e == old else e) for g, e in self.members}
+        self.assigned = {(new if e == old else e, k, i) for e, k, i in self.assigned}
 
     def mirror(self) -> Mirror:
         for ext in self.touched:

@@ -61,3 +61,14 @@ def _link_refusals(connection: ConnectionConfig, profile: VendorProfile, where: 
                     f"no `{key}`; remove it"
                 )
     return problems
+
+
+def rekey_caution(profile: VendorProfile, where: str = "connection") -> str:
+    """The warning of a connection whose source names a ``previous_key`` that its vendor
+    cannot honour (``VendorProfile.rekey`` "none"). A warning, not a refusal: one source
+    feeds every vendor, and the others may need the column."""
+    return (
+        f"{where}: {profile.vendor} cannot change a person's key (the source's previous_key "
+        "is not used here): a person whose key changed is a new person there, and the old "
+        "key a leaver"
+    )

@@ -39,13 +39,15 @@ import pyarrow.compute as pc
 
 from syncd.config import ConnectionConfig
 from syncd.errors import ConfigError
-from syncd.plan.capabilities import refusals
+from syncd.plan.capabilities import refusals, rekey_caution
 from syncd.plan.hashing import hash_frame
 from syncd.plan.model import RosterLike, VendorProfile
 from syncd.plan.rules import RuleResult, day_numbers, evaluate_rules
 from syncd.plan.sets import Pairs, arrow_text, member_pairs
 
 _MEMBER_COLS = ("group_key", "external_id")
+PREVIOUS = "previous_external_id"
+"""The Roster column of the previous keys (``SourceConfig.previous_key``), when configured."""
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _FORMATTER = string.Formatter()
 
@@ -76,6 +78,11 @@ class Desired:
     rows_read: int | None = None
     """Data rows of the export this was worked out from (for the source-shrink guard)."""
     keyless_rejected: int = 0
+    previous: pd.Series | None = None
+    """Each person's previous key (``previous_external_id``, "" for most), aligned with
+    ``people``: only when the source names a ``previous_key`` and the vendor can rekey
+    (``VendorProfile.rekey``); None otherwise, and the plan treats a changed key as a new
+    person (see :func:`syncd.plan.users.pair`)."""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -358,6 +365,7 @@ def build_desired(
     )
     hashes = hashing.result() if hashing else hash_frame(external_id, match_value, attrs)
     held, keyless = _rejected_keys(roster.rejected)
+    previous, cautions = _previous_keys(people, profile, where)
     return Desired(
         people=frame,
         attrs=attrs,
@@ -366,11 +374,25 @@ def build_desired(
         memberships=memberships,
         assignments=rules.pairs,
         held=held,
-        warnings=rules.warnings,
+        warnings=(*rules.warnings, *cautions),
         rules=rules,
         rows_read=getattr(roster.source, "rows_read", None),
         keyless_rejected=keyless,
+        previous=previous,
     )
+
+
+def _previous_keys(
+    people: pd.DataFrame, profile: VendorProfile, where: str
+) -> tuple[pd.Series | None, tuple[str, ...]]:
+    """The people's previous keys when the source carries them and the vendor can rekey;
+    a warning instead when it cannot."""
+    if PREVIOUS not in people.columns:
+        return None, ()
+    if profile.rekey == "none":
+        return None, (rekey_caution(profile, where),)
+    values = people[PREVIOUS].fillna("").astype("str").str.strip()
+    return values.reset_index(drop=True), ()
 
 
 def _rejected_keys(rejected: pd.DataFrame) -> tuple[frozenset[str], int]:

@@ -35,6 +35,7 @@ import pyarrow as pa
 from syncd.config import DeprovisionConfig
 from syncd.plan import sets
 from syncd.plan.batching import chunks
+from syncd.plan.course_people import course_people_ops
 from syncd.plan.desired import Desired, group_aliases, mirror_twins
 from syncd.plan.group_courses import GroupScene, candidates, group_course_ops
 from syncd.plan.model import Listing, Mirror, VendorProfile
@@ -46,10 +47,12 @@ from syncd.plan.ops import (
     LinkGroup,
     Op,
     RemoveMember,
+    ReplaceMemberships,
     UnassignCourse,
     UnassignLearningPath,
     UpdateGroup,
 )
+from syncd.plan.replace_members import replace_ops
 from syncd.plan.sets import Pairs, arrow_text, label_codes, rows_of
 from syncd.plan.users import Pairing, UserDiff, effective_users, same_texts
 
@@ -229,7 +232,8 @@ def _membership_ops(
             add_ops.append(AddMembers(group_key=group, external_ids=chunk, depends_on=after))
     gone = sorted((str(group), person) for person, group in change.removed)
     remove_ops: list[Op] = [
-        RemoveMember(group_key=group, external_id=person) for group, person in gone
+        RemoveMember(group_key=group, external_id=person, depends_on=_needs(user_ready, [person]))
+        for group, person in gone
     ]
     return add_ops, remove_ops
 
@@ -261,10 +265,15 @@ def _assignment_ops(
                     )
     unassign_ops: list[Op] = []
     for person, (kind, item) in sorted(_items(change.removed)):
+        after = _needs(user_ready, [person])
         if kind == "course":
-            unassign_ops.append(UnassignCourse(external_id=person, course_id=item))
+            unassign_ops.append(
+                UnassignCourse(external_id=person, course_id=item, depends_on=after)
+            )
         else:
-            unassign_ops.append(UnassignLearningPath(external_id=person, learning_path_id=item))
+            unassign_ops.append(
+                UnassignLearningPath(external_id=person, learning_path_id=item, depends_on=after)
+            )
     return assign_ops, unassign_ops
 
 
@@ -307,6 +316,9 @@ def _group_scene(
     for op in membership_ops:
         if isinstance(op, AddMembers | RemoveMember):
             waits[op.group_key].append(op.key)
+        if isinstance(op, ReplaceMemberships):
+            for group in (op.group_key, *op.removed):
+                waits[group].append(op.key)
     return GroupScene(
         members_after=members_after,
         groups=tree,
@@ -315,6 +327,15 @@ def _group_scene(
 
 
 # --------------------------------------------------------------------------- entry
+
+
+def _wanted_per_row(members: _Compared, people: int, profile: VendorProfile) -> np.ndarray:
+    """How many groups the export wants each desired person in (only worked out where a
+    membership may be replaced: it sorts every wanted membership)."""
+    if not profile.membership_replace:
+        return np.zeros(people, dtype=np.int64)
+    rows = np.unique(members.want) // members.width
+    return np.bincount(rows, minlength=people)
 
 
 def _by_subject(ops: Iterable[Op]) -> list[Op]:
@@ -361,7 +382,19 @@ def diff(
         sets_done.check(desired, index, known)
     ids, live = desired.people["external_id"], worker.live
     member_change = sets_done.members.change(ids, live, removals=policy.remove_memberships)
-    add_ops, remove_ops = _membership_ops(member_change, user_ops.ready, group_ready, profile)
+    replaced, adds, drops = replace_ops(
+        member_change.added,
+        member_change.added_rows,
+        member_change.removed,
+        _wanted_per_row(sets_done.members, len(ids), profile),
+        user_ops.ready,
+        group_ready,
+        profile,
+    )
+    add_ops, remove_ops = _membership_ops(
+        _Change(adds, drops), user_ops.ready, group_ready, profile
+    )
+    add_ops = [*add_ops, *replaced]
     assignments = sets_done.assignments.change(ids, live, removals=policy.unassign_courses)
     scene = None
     if policy.remove_memberships and candidates(desired.rules, profile):
@@ -378,12 +411,14 @@ def diff(
         user_ops.ready,
         profile,
     )
+    people_ops, one_by_one = course_people_ops(one_by_one, user_ops.ready, profile)
     assign_ops, unassign_ops = _assignment_ops(
         _Change(one_by_one, assignments.removed), user_ops.ready, profile
     )
-    assign_ops = [*group_assign_ops, *assign_ops]
+    assign_ops = [*group_assign_ops, *people_ops, *assign_ops]
     ops: list[Op] = [
         *group_ops,
+        *_by_subject(user_ops.rekeys),
         *_by_subject(user_ops.links),
         *_by_subject(user_ops.creates),
         *_by_subject(user_ops.reactivations),

@@ -16,6 +16,15 @@ and ``detail``, passed as plain values so this module stays free of ``vendors``)
 - ``detail["added"]`` of an AddMembers names the members the call added: the members of
   the op that ran, which after a split (some members waiting on a dead op) are only the
   part that went.
+- ``detail["added"]`` of an AssignCoursePeople names the people the vendor confirmed (a
+  private invitation's send job may refuse some addresses): only they get the course; the
+  others stay unassigned in the mirror, so the next plan asks for them again;
+- a ReplaceMemberships removes the person from the groups it names as ``removed`` (every
+  group the mirror holds them in besides the new one) and adds them to the new one.
+- a RekeyUser moves the user row, memberships and assignments from the previous key to
+  the new one (the remote id the vendor reported wins: Enabley's account id is the key
+  itself; without one the row keeps its own); when the previous key is not in the mirror
+  (already moved) it changes nothing, and a row already under the new key is replaced.
 
 Every change is idempotent (set values, set membership), so confirming an op twice leaves
 the mirror as it was.
@@ -29,6 +38,7 @@ from typing import Any, Literal
 
 from syncd.plan.ops import (
     AddMembers,
+    AssignCoursePeople,
     AssignCourses,
     AssignGroupCourses,
     AssignLearningPaths,
@@ -41,7 +51,9 @@ from syncd.plan.ops import (
     LinkUser,
     Op,
     ReactivateUser,
+    RekeyUser,
     RemoveMember,
+    ReplaceMemberships,
     UnassignCourse,
     UnassignLearningPath,
     UpdateGroup,
@@ -76,6 +88,17 @@ class MergeUser:
 class SetActive:
     external_id: str
     active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MoveUser:
+    """The user known as ``previous_id`` is now ``external_id``, with everything they hold;
+    ``remote_id`` None keeps the row's own, ``match_value`` None keeps the row's own."""
+
+    previous_id: str
+    external_id: str
+    remote_id: str | None
+    match_value: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +149,7 @@ Change = (
     | MergeUser
     | SetActive
     | ForgetUser
+    | MoveUser
     | PutGroup
     | AddMemberships
     | RemoveMembership
@@ -172,6 +196,8 @@ def effects(
             return (SetActive(op.external_id, isinstance(op, ReactivateUser)),)
         case DeleteUser():
             return (ForgetUser(op.external_id),)
+        case RekeyUser():
+            return (MoveUser(op.previous_id, op.external_id, given, op.match_value),)
         case CreateGroup():
             return (PutGroup(op.group_key, op.name, op.parent_key, given),)
         case LinkGroup():
@@ -183,12 +209,18 @@ def effects(
             return (AddMemberships(op.group_key, added),)
         case RemoveMember():
             return (RemoveMembership(op.group_key, op.external_id),)
+        case ReplaceMemberships():
+            gone = tuple(RemoveMembership(g, op.external_id) for g in op.removed)
+            return (*gone, AddMemberships(op.group_key, (op.external_id,)))
         case AssignCourses():
             return (AddAssignments(op.external_id, "course", op.course_ids),)
         case AssignLearningPaths():
             return (AddAssignments(op.external_id, "learning_path", op.learning_path_ids),)
         case AssignGroupCourses():
             return tuple(AddAssignments(p, "course", op.course_ids) for p in op.external_ids)
+        case AssignCoursePeople():
+            confirmed = said.get("added", op.external_ids)
+            return tuple(AddAssignments(str(p), "course", (op.course_id,)) for p in confirmed)
         case UnassignCourse():
             return (RemoveAssignment(op.external_id, "course", op.course_id),)
         case UnassignLearningPath():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
@@ -182,12 +182,26 @@ class VendorProfile:
     carries the complete managed fields in ``attrs``."""
     group_assignment: bool = False
     """Courses can be assigned to a whole group in one call."""
+    max_people_per_course_call: int = 1
+    """Most people one call can give a course to (``assign_course_people``: SCORM Cloud
+    private invitations take a list of addresses). 1: courses go person by person only."""
+    membership_replace: bool = False
+    """One call can make a person's memberships exactly one group (dropping every other,
+    also those made by hand): only a connection that says syncd owns every membership
+    turns this on (Enabley ``options.memberships = "replace"``)."""
     signup_links: bool = False
     """The vendor has self-enrollment links a connection may declare (``signup_links``:
     Litmos self-signup tokens, SCORM Cloud public invitations)."""
     signup_link_keys: frozenset[str] = frozenset()
     """The optional keys of a declared signup link this vendor honours besides the common
     ones (``kind`` and ``code`` on Litmos, ``tags`` on SCORM Cloud); another is refused."""
+    rekey: Literal["none", "identifier", "mirror"] = "none"
+    """What a change of a person's HRIS key (the source's ``previous_key``) can be here.
+    ``identifier``: the vendor knows the account by that key and one call changes it
+    (Enabley ``identityManagement``); ``mirror``: the vendor knows the account by its own id,
+    the key lives in syncd's mirror only, so the rekey is a mirror move with no call
+    (Litmos); ``none``: the key cannot change (SCORM Cloud's learner id is in every
+    registration), so a changed key stays a new person and a leaver."""
 
     def calls_for(self, kind: str) -> int:
         """Vendor calls one op of ``kind`` costs."""

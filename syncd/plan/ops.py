@@ -157,6 +157,27 @@ class DeleteUser(Op):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RekeyUser(Op):
+    """The person's HRIS key changed from ``previous_id`` to ``external_id``: the same LMS
+    account, known by its new key from now on (the source's ``previous_key`` said so).
+
+    Planned instead of a create and a deactivation, so the account keeps its learning
+    history. Named by the new key like every op of the person, so the person's later ops
+    (which name the new key) wait for it. ``match_value`` is the new match value when the
+    match value is the key itself (it changes with the rekey), None otherwise.
+    """
+
+    kind: ClassVar[str] = "rekey_user"
+    external_id: str
+    previous_id: str
+    match_value: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateGroup(Op):
     kind: ClassVar[str] = "create_group"
     group_key: str
@@ -262,6 +283,27 @@ class RemoveMember(Op):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceMemberships(Op):
+    """One person's memberships become exactly ``group_key``, in one call where the vendor
+    drops a user's other groups as it adds one (``VendorProfile.membership_replace``).
+
+    ``removed`` names the groups the mirror holds the person in and the plan drops: the
+    call removes every membership the vendor holds, so it is planned only where syncd owns
+    them all (an opt-in of the connection) and where it takes fewer calls than the
+    removals and the addition one by one (see ``plan.diff``).
+    """
+
+    kind: ClassVar[str] = "replace_memberships"
+    external_id: str
+    group_key: str
+    removed: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssignCourses(Op):
     """Every new course of one person, in one call where the vendor takes a list."""
 
@@ -291,6 +333,21 @@ class AssignGroupCourses(Op):
     @property
     def subject(self) -> str:
         return self.group_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssignCoursePeople(Op):
+    """One course for many people in one call where the vendor takes a list of people
+    per course (``VendorProfile.max_people_per_course_call``, e.g. a SCORM Cloud private
+    invitation to many addresses); planned only where it takes fewer calls."""
+
+    kind: ClassVar[str] = "assign_course_people"
+    course_id: str
+    external_ids: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.course_id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -335,13 +392,16 @@ OP_TYPES: Mapping[str, type[Op]] = {
         DeactivateUser,
         ReactivateUser,
         DeleteUser,
+        RekeyUser,
         CreateGroup,
         LinkGroup,
         UpdateGroup,
         AddMembers,
         RemoveMember,
+        ReplaceMemberships,
         AssignCourses,
         AssignGroupCourses,
+        AssignCoursePeople,
         AssignLearningPaths,
         UnassignCourse,
         UnassignLearningPath,

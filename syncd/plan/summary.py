@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.plan.ops import (
     AddMembers,
+    AssignCoursePeople,
     AssignCourses,
     AssignGroupCourses,
     AssignLearningPaths,
@@ -22,7 +23,9 @@ from syncd.plan.ops import (
     LinkUser,
     Op,
     ReactivateUser,
+    RekeyUser,
     RemoveMember,
+    ReplaceMemberships,
     UnassignCourse,
     UnassignLearningPath,
     UpdateGroup,
@@ -69,6 +72,8 @@ def describe(op: Op) -> str:
             return f"reactivate {op.external_id}"
         case DeleteUser():
             return f"DELETE {op.external_id} ({op.reason})"
+        case RekeyUser():
+            return f"rekey {op.previous_id} -> {op.external_id} (same account, new key)"
         case CreateGroup():
             under = f" under {op.parent_key}" if op.parent_key else ""
             return f"create group {op.name!r} [{op.group_key}]{under}"
@@ -81,6 +86,9 @@ def describe(op: Op) -> str:
             return f"add {len(op.external_ids)} to {op.group_key}: {_ids(op.external_ids)}"
         case RemoveMember():
             return f"remove {op.external_id} from {op.group_key}"
+        case ReplaceMemberships():
+            dropped = f" (drops {_ids(op.removed)})" if op.removed else ""
+            return f"move {op.external_id} to {op.group_key} only{dropped}"
         case AssignCourses():
             return f"assign {op.external_id} courses {_ids(op.course_ids)}"
         case AssignLearningPaths():
@@ -88,6 +96,9 @@ def describe(op: Op) -> str:
         case AssignGroupCourses():
             who = f"{len(op.external_ids)} member(s)"
             return f"assign group {op.group_key} ({who}) courses {_ids(op.course_ids)}"
+        case AssignCoursePeople():
+            who = f"{len(op.external_ids)} people"
+            return f"assign course {op.course_id} to {who}: {_ids(op.external_ids)}"
         case UnassignCourse():
             return f"unassign {op.external_id} course {op.course_id}"
         case UnassignLearningPath():

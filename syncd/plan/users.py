@@ -31,6 +31,11 @@ synced account; they are listed in ``skipped`` with the reason instead. With a f
 ``Listing``, a new person whose match value exists in the LMS is linked (no vendor call),
 then updated where the LMS differs from the desired state; and synced people are compared
 with what the listing shows (drift) for the fields it shows.
+
+A person whose HRIS key changed (the source's ``previous_key``, on a vendor that can follow
+it: ``VendorProfile.rekey``) is paired with the account of their previous key and gets one
+RekeyUser, which their other ops wait for, instead of a create and a deactivation
+(:func:`_rekey` says when, and what is refused rather than guessed).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from syncd.plan.ops import (
     LinkUser,
     Op,
     ReactivateUser,
+    RekeyUser,
     UpdateUser,
 )
 from syncd.plan.rules import to_mask
@@ -69,6 +75,7 @@ Account = tuple[str, bool, dict[str, str]]
 class UserOps:
     """User-level ops per phase, and the keys each person's later ops must wait for."""
 
+    rekeys: list[RekeyUser] = field(default_factory=list)
     links: list[LinkUser] = field(default_factory=list)
     creates: list[CreateUser] = field(default_factory=list)
     reactivations: list[ReactivateUser] = field(default_factory=list)
@@ -160,6 +167,11 @@ class Pairing:
     unpaired_mirror: np.ndarray
     desired: Desired
     user_keys: tuple[pa.ChunkedArray, pa.ChunkedArray]
+    rekeyed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Desired rows paired with the mirror row of their previous key (:func:`_rekey`)."""
+    refused: Mapping[int, str] = field(default_factory=dict)
+    """Desired rows whose previous key cannot be followed safely -> why; such a person is
+    neither rekeyed nor created, and the keys involved are not deprovisioned."""
 
     def user_rows(self, count: int) -> np.ndarray:
         """Each of the ``count`` mirror users' row among the desired people (-1: none)."""
@@ -228,7 +240,94 @@ def pair(desired: Desired, users: pd.DataFrame) -> Pairing:
         hit = found >= 0
         mirror_row[rest_d[hit]] = rest_m[found[hit]]
         paired[rest_m[found[hit]]] = True
-    return Pairing(mirror_row, same, np.flatnonzero(~paired), desired, _user_keys(users))
+    rekeyed, refused, held = _rekey(desired, users, mirror_row, paired)
+    same &= mirror_row >= 0
+    unpaired = np.flatnonzero(~paired & ~held)
+    return Pairing(mirror_row, same, unpaired, desired, _user_keys(users), rekeyed, refused)
+
+
+def _rekey(
+    desired: Desired, users: pd.DataFrame, mirror_row: np.ndarray, paired: np.ndarray
+) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
+    """Pair people whose key changed with the account of their previous key (in place).
+
+    A person whose key is not in the mirror is paired with the mirror row of their
+    previous key when that key is synced, unpaired, and in no row of this export (a
+    previous key still in the file is another person: two people, no rekey). What cannot
+    be followed safely is refused rather than guessed: two people naming the same
+    previous key, and chains (one person takes the key another moves away from in the same
+    export: the order of the renames is not known), each refused person listed with the
+    reason and the synced keys involved held from deprovisioning. A blank previous key,
+    one equal to the person's own, or one the mirror does not hold changes nothing.
+
+    Returns the rekeyed desired rows, the refused rows with why, and a mask of the mirror
+    rows held.
+    """
+    held = np.zeros(len(users), dtype=bool)
+    previous = desired.previous
+    none = np.zeros(0, dtype=np.int64)
+    if previous is None or not len(users):
+        return none, {}, held
+    ids = desired.people["external_id"].astype("str").to_numpy(dtype=object)
+    prev = previous.to_numpy(dtype=object)
+    named = np.flatnonzero((prev != "") & (prev != ids))
+    if not len(named):
+        return none, {}, held
+    naming: dict[str, list[int]] = {}
+    for row in named.tolist():
+        naming.setdefault(str(prev[row]), []).append(row)
+    # Only the few named keys are looked up, never a set of every key.
+    wanted = pd.Index(sorted(naming), dtype=object)
+    found = pd.Index(users["external_id"].astype("str").to_numpy(dtype=object)).get_indexer(wanted)
+    at = {
+        key: int(row) for key, row in zip(wanted.tolist(), found.tolist(), strict=True) if row >= 0
+    }
+    in_file = set(wanted[wanted.isin(ids)].tolist()) | (set(naming) & desired.held)
+
+    def movable(key: str) -> bool:
+        """A synced key nobody holds now, whose account may follow its person."""
+        return key in at and not paired[at[key]] and key not in in_file
+
+    refused: dict[int, str] = {}
+    for key, rows in naming.items():
+        if len(rows) > 1 and movable(key):
+            # Only those who would take the account are refused: someone synced under
+            # their own key keeps it, whatever previous key their row still carries.
+            for row in (r for r in rows if mirror_row[r] < 0):
+                refused[row] = (
+                    f"previous key {key} is named by {len(rows)} people of this export: "
+                    "not rekeyed, not created"
+                )
+    # A chain starts at a synced person who says they moved from a synced key while
+    # someone else says they moved away from this person's key.
+    chained = [
+        row
+        for row in named.tolist()
+        if mirror_row[row] >= 0 and movable(str(prev[row])) and str(ids[row]) in naming
+    ]
+    why = "key changes chained in one export (a key is both taken and given up)"
+    while chained:
+        row = chained.pop()
+        if row in refused and refused[row].startswith("key changes"):
+            continue
+        refused[row] = f"{why}: not rekeyed, not created; change one key per export"
+        chained.extend(naming.get(str(ids[row]), ()))
+    moves: list[int] = []
+    for row in named.tolist():
+        key = str(prev[row])
+        if row in refused:
+            if key in at and key not in in_file:
+                held[at[key]] = True
+            if mirror_row[row] >= 0:
+                held[mirror_row[row]] = True
+                paired[mirror_row[row]] = False
+                mirror_row[row] = -1
+            continue
+        if mirror_row[row] < 0 and movable(key):
+            mirror_row[row] = at[key]
+            paired[at[key]] = True
+            moves.append(row)
+    return np.array(moves, dtype=np.int64), refused, held
 
 
 def effective_users(users: pd.DataFrame, listing: Listing | None) -> tuple[pd.DataFrame, list[str]]:
@@ -348,8 +447,11 @@ class UserDiff:
         self.was_active = np.zeros(len(people), dtype=bool)
         self.was_active[self.in_mirror] = mirror_active[row[self.in_mirror]]
         self.live = np.zeros(len(people), dtype=bool)
+        self.moved_match: dict[int, str] = {}
+        """Rekeyed rows whose match value was the key: the rekey records the new one."""
 
     def run(self) -> UserOps:
+        self._rekeys()
         self._existing()
         self._new()
         self._absent()
@@ -470,6 +572,9 @@ class UserDiff:
             mirror_rows = self.pairing.mirror_row[rows]
             before = as_attrs_list(self.users["attrs"].iloc[mirror_rows].tolist())
             stored = self.users["match_value"].iloc[mirror_rows].astype("str").fillna("").tolist()
+            if self.moved_match:
+                pairs = zip(rows.tolist(), stored, strict=True)
+                stored = [self.moved_match.get(row, value) for row, value in pairs]
             self._update(rows, before, stored)
         leaving = np.flatnonzero(~self.hr_active & self.in_mirror & self.due)
         for external_id, active in zip(
@@ -477,9 +582,34 @@ class UserDiff:
         ):
             self._deprovision(external_id, active, self.policy.on_termination, "terminated")
 
+    def _rekeys(self) -> None:
+        """A RekeyUser per person paired by their previous key (:func:`_rekey`); their other
+        ops wait for it. When the match value was the key itself, it moves with it."""
+        rows = self.pairing.rekeyed
+        if not len(rows):
+            return
+        mirror_rows = self.pairing.mirror_row[rows]
+        old_ids = self.users["external_id"].iloc[mirror_rows].astype("str").tolist()
+        stored = self.users["match_value"].iloc[mirror_rows].astype("str").fillna("").tolist()
+        for row, new, old, value, was in zip(
+            rows.tolist(), self._ids(rows), old_ids, self._values(rows), stored, strict=True
+        ):
+            moved = value if (was, value) == (old, new) else None
+            if moved is not None:
+                self.moved_match[row] = moved
+            op = RekeyUser(external_id=new, previous_id=old, match_value=moved)
+            self.ops.rekeys.append(op)
+            self.ops.after(new, op)
+
     def _new(self) -> None:
         """People without a mirror row: link (with a listing), create, or skip."""
+        refused = self.pairing.refused
+        for row, why in sorted(refused.items()):
+            if self.hr_active[row]:
+                self._skip(row, why)
         newcomers = ~self.in_mirror & (self.hr_active | (self.listing is not None))
+        if refused:
+            newcomers[list(refused)] = False
         rows = np.flatnonzero(newcomers)
         if not len(rows):
             return

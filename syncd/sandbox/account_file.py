@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
+from syncd import atomic
 from syncd.errors import SyncdError
 
 FORMAT = "syncd-sandbox-account"
@@ -114,17 +114,8 @@ def write_account(path: Path, vendor: str, account: bytes) -> None:
     """
     head = json.dumps({"format": FORMAT, "version": VERSION, "vendor": vendor})
     data = head.removesuffix("}").encode("utf-8") + b', "account": ' + account + b"}"
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:
+    with atomic.replacing(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def keep_writes(simulator: Keepable, path: Path, vendor: str) -> None:

@@ -352,34 +352,49 @@ class OutboxDep(Base):
 
 
 class Result(Base):
-    """A person's result on one item (course, module, learning path) as the LMS reports it.
+    """A person's result on one learning item, as the LMS last reported it (one row each).
 
-    Upserted on ``(connection, remote_user_id, item_kind, item_id)``; ``updated_at`` is the
-    vendor's own change time, ``pulled_at`` ours. ``raw`` keeps a small vendor record.
+    Keyed on ``(connection, remote_user_id, item_kind, item_id)``; a pull upserts and
+    writes a row only when something in it changed, stamping ``revision`` (the
+    connection's pull counter, see :mod:`syncd.state.results`) and ``seen_at`` (when syncd
+    recorded this version). ``external_id`` is the HRIS key (what the export is keyed
+    by); None for a person syncd does not manage. ``previous_status`` is the status this
+    version replaced; ``regressed_at`` when the record last went backwards (a reset
+    course). ``updated_at`` is the vendor's own change time. ``raw`` keeps a few vendor
+    fields.
     """
 
     __tablename__ = "results"
     __table_args__ = (
         UniqueConstraint("connection", "remote_user_id", "item_kind", "item_id"),
         Index(None, "connection", "external_id"),
-        Index(None, "connection", "updated_at"),
+        Index(None, "connection", "revision"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection: Mapped[str] = mapped_column(String(NAME))
-    external_id: Mapped[str | None] = mapped_column(String(KEY))
     remote_user_id: Mapped[str] = mapped_column(String(KEY))
     item_kind: Mapped[str] = mapped_column(String(SHORT))
     item_id: Mapped[str] = mapped_column(String(KEY))
+    external_id: Mapped[str | None] = mapped_column(String(KEY))
+    username: Mapped[str | None] = mapped_column(String(KEY))
     item_name: Mapped[str | None] = mapped_column(String(KEY))
-    status: Mapped[str | None] = mapped_column(String(64))
+    course_id: Mapped[str | None] = mapped_column(String(KEY))
+    status: Mapped[str] = mapped_column(String(SHORT))
     completed: Mapped[bool] = mapped_column(default=False)
     passed: Mapped[bool | None]
+    percentage: Mapped[float | None] = mapped_column(Float)
     score: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[int | None] = mapped_column(Integer)
+    assigned_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
-    pulled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    previous_status: Mapped[str | None] = mapped_column(String(SHORT))
+    regressed_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

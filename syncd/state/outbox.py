@@ -40,6 +40,7 @@ from syncd.plan.effects import (
     Change,
     ForgetUser,
     MergeUser,
+    MoveUser,
     PutGroup,
     PutUser,
     RemoveAssignment,
@@ -60,7 +61,14 @@ from syncd.state.machine import (
     dependents,
     enqueue_action,
 )
-from syncd.state.models import MirrorGroup, MirrorUser, OutboxDep, OutboxOp
+from syncd.state.models import (
+    MirrorAssignment,
+    MirrorGroup,
+    MirrorMembership,
+    MirrorUser,
+    OutboxDep,
+    OutboxOp,
+)
 from syncd.state.pacing import save_history
 
 _CHUNK = 500
@@ -672,8 +680,9 @@ class OutboxStore:
         groups: set[str] = set()
         for op in ops:
             payload = op.to_payload()
-            if payload.get("external_id"):
-                users.add(payload["external_id"])
+            for name in ("external_id", "previous_id"):
+                if payload.get(name):
+                    users.add(payload[name])
             users.update(payload.get("external_ids") or ())
             for name in ("group_key", "parent_key"):
                 if payload.get(name):
@@ -1024,6 +1033,8 @@ def _write(db: Session, connection: str, change: Change, *, now: datetime) -> No
             mirror.set_active(db, connection, change.external_id, change.active, now=now)
         case ForgetUser():
             mirror.delete_user(db, connection, change.external_id)
+        case MoveUser():
+            _move_user(db, connection, change, now=now)
         case PutGroup():
             mirror.upsert_group(
                 db,
@@ -1044,3 +1055,47 @@ def _write(db: Session, connection: str, change: Change, *, now: datetime) -> No
             mirror.remove_assignment(
                 db, connection, change.external_id, change.kind, change.item_id
             )
+
+
+def _move_user(db: Session, connection: str, change: MoveUser, *, now: datetime) -> None:
+    """A rekeyed user's row, memberships and assignments, from the previous key to the new
+    one (``syncd.plan.effects.MoveUser``): read, forget under the old key, write under the
+    new. Nothing when the old key is gone (a repeat of a confirmation already written)."""
+    old, new = change.previous_id, change.external_id
+    if old == new:
+        return
+    row = db.execute(
+        select(
+            MirrorUser.remote_id, MirrorUser.match_value, MirrorUser.active, MirrorUser.attrs
+        ).where(MirrorUser.connection == connection, MirrorUser.external_id == old)
+    ).one_or_none()
+    if row is None:
+        return
+    groups = db.scalars(
+        select(MirrorMembership.group_key).where(
+            MirrorMembership.connection == connection, MirrorMembership.external_id == old
+        )
+    ).all()
+    items = db.execute(
+        select(MirrorAssignment.kind, MirrorAssignment.item_id).where(
+            MirrorAssignment.connection == connection, MirrorAssignment.external_id == old
+        )
+    ).all()
+    mirror.delete_user(db, connection, old)
+    db.execute(
+        delete(MirrorUser).where(MirrorUser.connection == connection, MirrorUser.external_id == new)
+    )
+    mirror.upsert_user(
+        db,
+        connection,
+        new,
+        match_value=row.match_value if change.match_value is None else change.match_value,
+        attrs=dict(row.attrs or {}),
+        active=bool(row.active),
+        remote_id=change.remote_id if change.remote_id is not None else row.remote_id,
+        now=now,
+    )
+    for group in groups:
+        mirror.add_memberships(db, connection, group, (new,))
+    for kind in sorted({k for k, _ in items}):
+        mirror.add_assignments(db, connection, new, kind, [i for k, i in items if k == kind])

@@ -59,9 +59,32 @@ def unsupported(config: Config) -> list[str]:
     return problems
 
 
+def cautions(config: Config) -> list[str]:
+    """What ``syncd config check`` warns about without refusing: a source's
+    ``previous_key`` on a connection whose vendor cannot change a person's key."""
+    from syncd.plan.capabilities import rekey_caution
+
+    found = []
+    for name, connection in config.connections.items():
+        if connection.vendor not in REGISTRY or connection.source not in config.sources:
+            continue
+        profile = REGISTRY[connection.vendor].profile_for(connection)
+        if config.sources[connection.source].previous_key and profile.rekey == "none":
+            found.append(rekey_caution(profile, f"connections.{name}"))
+    return found
+
+
 def connect(connection: ConnectionConfig) -> Connector:
     """A ready connector for one configured connection, paced by its credential's limiter."""
     return connector_class(connection.vendor)(connection)
 
 
-__all__ = ["REGISTRY", "Connector", "connect", "connector_class", "profile", "unsupported"]
+__all__ = [
+    "REGISTRY",
+    "Connector",
+    "cautions",
+    "connect",
+    "connector_class",
+    "profile",
+    "unsupported",
+]

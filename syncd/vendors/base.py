@@ -79,7 +79,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -225,21 +225,53 @@ class Window:
     until: datetime
 
 
+class ResultStatus(StrEnum):
+    """A learner's standing on one item, the same words for every vendor: what HR reads.
+
+    ``completed`` is finished with no pass/fail verdict; ``passed``/``failed`` carry one;
+    ``expired`` is a certificate (or compliance) past its expiry date.
+    """
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    PASSED = "passed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResultRecord:
-    """One learner's current result on one item (course, module, learning path)."""
+    """One learner's current result on one learning item, normalized across vendors.
+
+    Identity is ``(remote_user_id, item_kind, item_id)``: a vendor's later answer about
+    the same pair replaces the earlier one. ``item_kind`` is ``course``,
+    ``learning_path``, ``registration`` (SCORM Cloud: ``item_id`` is the registration id,
+    ``course_id`` the course) or ``certificate``. ``external_id`` is the HRIS key when the
+    vendor carries it (SCORM Cloud's learner id, Enabley's identifier); empty, the pull
+    resolves it from the mirror by ``remote_user_id``. ``status`` is a
+    :class:`ResultStatus`; ``seconds`` the time the learner spent; ``expires_at`` a
+    certificate's expiry or a course's compliant-till date; ``updated_at`` the vendor's own
+    change time. ``raw`` keeps a few vendor fields worth showing, never secrets.
+    """
 
     remote_user_id: str
     username: str
     item_kind: str
     item_id: str
     item_name: str = ""
+    course_id: str = ""
+    external_id: str = ""
+    status: str = ResultStatus.NOT_STARTED
     completed: bool = False
     passed: bool | None = None
     percentage: float | None = None
     score: float | None = None
+    seconds: int | None = None
+    assigned_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    expires_at: datetime | None = None
     updated_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -443,9 +475,31 @@ class Connector(abc.ABC):
         as for :meth:`list_members`."""
         raise NotImplementedError(f"{self.vendor}: {kind} assignments cannot be listed")
 
+    result_span: ClassVar[timedelta | None] = None
+    """The longest window one :meth:`results` read may cover (Litmos' delta endpoints: 7
+    days); the pull stage cuts longer spans into windows of this size and commits each
+    before the next. None: any span."""
+
+    result_scan: ClassVar[bool] = False
+    """True when the vendor offers no changed-since filter (Enabley): :meth:`results`
+    ignores the window and reads everything, and the pull records only what changed."""
+
     def results(self, window: Window) -> Iterator[ResultRecord]:
-        """Result records changed within ``window``; not every connector has it yet."""
+        """Result records created or changed within ``window`` (every record, when
+        :attr:`result_scan`), streamed page by page: never the whole history in memory.
+
+        Records may repeat (overlapping windows, a re-read page): the pull upserts them.
+        """
         raise NotImplementedError(f"{self.vendor}: result pulls are not implemented yet")
+
+    def results_backfill(
+        self, since: datetime, until: datetime | None = None
+    ) -> Iterator[ResultRecord]:
+        """A first pull's reading of ``[since, until)`` in fewer reads than :meth:`results`
+        over its windows would take (Litmos: one walk without the 7-day cap), for vendors
+        that offer such a form; the pull stage uses it while a connection has no
+        watermark. Optional: ``NotImplementedError`` means "read the windows"."""
+        raise NotImplementedError(f"{self.vendor}: no backfill form")
 
     # ----------------------------------------------------------------------- signup links
 

@@ -20,6 +20,7 @@ import httpx
 from syncd.config import ConnectionConfig, RateConfig
 from syncd.plan.ops import Attrs
 from syncd.sandbox.running import RunningSandbox
+from syncd.vendors.scormcloud.wire import registration_id
 
 
 @dataclass
@@ -279,10 +280,11 @@ class ScormCloudHarness(_Readouts):
             }
         )
 
-    def complete(self, registration_id: str) -> None:
-        self.running.admin.post(
-            f"/registrations/{registration_id}/activity", {"action": "complete"}
-        )
+    def complete(self, learner: str, course: str, at: str | None = None) -> None:
+        """The learner finishes the course in syncd's registration (at ``at``, ISO)."""
+        body = {"action": "complete"} | ({"at": at} if at else {})
+        path = f"/registrations/{registration_id(learner, course)}/activity"
+        self.running.admin.post(path, body)
 
     def settings(self, **values: Any) -> dict[str, Any]:
         return self.running.admin.post("/settings", values)
@@ -472,6 +474,11 @@ class EnableyHarness(_Readouts):
             }
         )
         return list(codes)
+
+    def complete(self, user: str, course: str, at: str) -> None:
+        self.running.admin.post(
+            "/activity", {"action": "complete", "user": user, "channel": course, "at": at}
+        )
 
     # ------------------------------------------------------------------ reading back
 

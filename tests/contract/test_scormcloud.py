@@ -166,7 +166,7 @@ def test_delete_incomplete_keeps_only_completed_registrations(harness):
     leave = ops.DeactivateUser(external_id="E11")
     with connect(harness.connection(leavers="delete_incomplete")) as connector:
         run(connector, assign(11, "C1", "C2", "C3"), refs_for(11))
-        harness.complete(registration_id("E11", "C2"))
+        harness.complete("E11", "C2")
         (off, again) = run(connector, [leave, leave], refs_for(11))
     assert off.status is again.status is Status.DONE
     assert off.calls == 1 + 2 and again.calls == 1
@@ -176,7 +176,7 @@ def test_delete_incomplete_keeps_only_completed_registrations(harness):
 def test_delete_user_deletes_every_registration(harness):
     with connect(harness.connection()) as connector:
         run(connector, assign(12, "C1", "C2"), refs_for(12))
-        harness.complete(registration_id("E12", "C1"))
+        harness.complete("E12", "C1")
         (outcome,) = run(connector, [ops.DeleteUser(external_id="E12")], refs_for(12))
     assert outcome.status is Status.DONE and outcome.detail == {"deleted": True}
     assert harness.registrations(learnerId="E12") == []

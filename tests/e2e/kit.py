@@ -252,10 +252,12 @@ class Setup:
     def reconcile(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return self.syncd("reconcile", *args, **env)
 
-    def spawn(self, *, stdout: Any, stderr: Any, **env: str) -> subprocess.Popen[bytes]:
-        """``syncd reconcile`` started in the background, for tests that kill or watch it."""
+    def spawn(self, *args: str, stdout: Any, stderr: Any, **env: str) -> subprocess.Popen[bytes]:
+        """``syncd reconcile`` (or the command ``args`` name) started in the background,
+        for tests that kill or watch it."""
+        command = args or ("reconcile",)
         return subprocess.Popen(
-            [sys.executable, "-m", "syncd", "reconcile", "--config", str(self.config)],
+            [sys.executable, "-m", "syncd", *command, "--config", str(self.config)],
             stdout=stdout,
             stderr=stderr,
             env=self.env(**env),
@@ -300,6 +302,83 @@ def make_setup(
     export = folder / "export.csv"
     write_export(export, rows)
     return Setup(sandbox, folder, config, export, db_url, course)
+
+
+# --------------------------------------------------------------------------- Enabley
+
+ENABLEY_ID_ENV, ENABLEY_SECRET_ENV = "SYNCD_E2E_ENABLEY_ID", "SYNCD_E2E_ENABLEY_SECRET"
+ENABLEY_UNPRICED = ("POST /api/v1/token", "GET /api/v1/groups/hierarchy")
+
+ENABLEY_CONNECTION = """\
+[connections.lms]
+vendor = "enabley"
+base_url = "{base_url}"
+credentials = {{ client_id = "${{{id_env}}}", client_secret = "${{{secret_env}}}" }}
+rate = {{ requests = {requests}, per_seconds = {per_seconds} }}
+groups = ["org"]
+timeout_seconds = 2
+{options}
+fields = {{ username = "{{username}}", firstName = "{{first_name}}", \
+lastName = "{{last_name}}", email = "{{email}}", jobTitle = "{{job_title}}" }}
+
+[connections.lms.safeguards]
+max_deactivations = 5
+max_deactivation_percent = 20
+
+[[connections.lms.rules]]
+name = "everyone"
+assign = {{ courses = ["SAFE101"] }}
+"""
+"""The Enabley connection of the end-to-end worlds (after a source part), on a sandbox
+seeded with the channel SAFE101 that a rule gives everyone."""
+
+
+@dataclass
+class EnableySetup(Setup):
+    """The shared Setup with Enabley's client credentials in the environment."""
+
+    def credentials_env(self) -> dict[str, str]:
+        return {
+            ENABLEY_ID_ENV: self.sandbox.credentials["clientKey"],
+            ENABLEY_SECRET_ENV: self.sandbox.credentials["secret"],
+        }
+
+
+def make_enabley_setup(
+    sandbox: RunningSandbox,
+    folder: Path,
+    db_url: str,
+    rows: Sequence[dict[str, str]],
+    *,
+    requests: int = 60,
+    per_seconds: float = 1.0,
+    options: str = "",
+    source: str = SOURCE_CONFIG,
+    write: Callable[[Path, Sequence[dict[str, str]]], None] = write_export,
+) -> EnableySetup:
+    """A world on the Enabley sandbox: ``source`` (a format string over ``db_url``, the
+    export's source part) plus :data:`ENABLEY_CONNECTION`, the export written by ``write``."""
+    assert sandbox.admin is not None
+    sandbox.admin.seed(
+        {"channels": [{"identifier": "SAFE101", "name": "Safety", "type": "COURSE"}]}
+    )
+    sandbox.admin.set_rate(requests, per_seconds)
+    config = folder / "syncd.toml"
+    config.write_text(
+        (source + ENABLEY_CONNECTION).format(
+            db_url=db_url,
+            base_url=sandbox.base_url,
+            id_env=ENABLEY_ID_ENV,
+            secret_env=ENABLEY_SECRET_ENV,
+            requests=requests,
+            per_seconds=per_seconds,
+            options=options,
+        ),
+        encoding="utf-8",
+    )
+    export = folder / "export.csv"
+    write(export, rows)
+    return EnableySetup(sandbox, folder, config, export, db_url, "SAFE101")
 
 
 # --------------------------------------------------------------------------- what holds

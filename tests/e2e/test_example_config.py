@@ -58,3 +58,17 @@ def test_the_sandbox_account_is_kept_so_a_rerun_has_nothing_to_do(tmp_path):
     over = syncd("reconcile", "--config", str(EXAMPLE), *only, cwd=tmp_path)
     assert over.returncode == 0, shown(over)
     assert "create_user" in over.stdout, "without its snapshot the sandbox starts from its seed"
+
+
+def test_a_previous_key_the_scorm_connection_cannot_use_is_a_warning_not_a_refusal(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'key = "employee_id"', 'key = "employee_id"\nprevious_key = "job_title"', 1
+    )
+    assert "previous_key" in text
+    config = tmp_path / "syncd.toml"
+    config.write_text(text, encoding="utf-8")
+    (tmp_path / "sample").symlink_to(EXAMPLE.parent / "sample")
+    proc = syncd("config", "check", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, shown(proc)
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "connections.scorm: scormcloud cannot change" in warnings[0]

@@ -14,99 +14,26 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from syncd.sandbox.running import RunningSandbox
 from tests.e2e.kit import (
-    SOURCE_CONFIG,
+    ENABLEY_UNPRICED,
     Setup,
     company,
+    make_enabley_setup,
     planned_calls,
     result,
     write_export,
     writes_by_status,
 )
 
-ID_ENV, SECRET_ENV = "SYNCD_E2E_ENABLEY_ID", "SYNCD_E2E_ENABLEY_SECRET"
-UNPRICED = ("POST /api/v1/token", "GET /api/v1/groups/hierarchy")
-
-CONFIG = (
-    SOURCE_CONFIG
-    + """\
-[connections.lms]
-vendor = "enabley"
-base_url = "{base_url}"
-credentials = {{ client_id = "${{{id_env}}}", client_secret = "${{{secret_env}}}" }}
-rate = {{ requests = {requests}, per_seconds = {per_seconds} }}
-groups = ["org"]
-timeout_seconds = 2
-{options}
-fields = {{ username = "{{username}}", firstName = "{{first_name}}", \
-lastName = "{{last_name}}", email = "{{email}}", jobTitle = "{{job_title}}" }}
-
-[connections.lms.safeguards]
-max_deactivations = 5
-max_deactivation_percent = 20
-
-[[connections.lms.rules]]
-name = "everyone"
-assign = {{ courses = ["SAFE101"] }}
-"""
-)
-
-
-@dataclass
-class EnableySetup(Setup):
-    """The shared Setup with Enabley's client credentials in the environment."""
-
-    def credentials_env(self) -> dict[str, str]:
-        return {
-            ID_ENV: self.sandbox.credentials["clientKey"],
-            SECRET_ENV: self.sandbox.credentials["secret"],
-        }
-
-
-def make_world(
-    sandbox: RunningSandbox,
-    folder: Path,
-    db_url: str,
-    rows,
-    *,
-    requests=60,
-    per_seconds=1.0,
-    options: str = "",
-) -> EnableySetup:
-    assert sandbox.admin is not None
-    sandbox.admin.seed(
-        {"channels": [{"identifier": "SAFE101", "name": "Safety", "type": "COURSE"}]}
-    )
-    sandbox.admin.set_rate(requests, per_seconds)
-    config = folder / "syncd.toml"
-    config.write_text(
-        CONFIG.format(
-            db_url=db_url,
-            base_url=sandbox.base_url,
-            id_env=ID_ENV,
-            secret_env=SECRET_ENV,
-            requests=requests,
-            per_seconds=per_seconds,
-            options=options,
-        ),
-        encoding="utf-8",
-    )
-    export = folder / "export.csv"
-    write_export(export, rows)
-    return EnableySetup(sandbox, folder, config, export, db_url, "SAFE101")
-
 
 @pytest.fixture
 def world(sandbox, db_url, tmp_path):
     running = sandbox("enabley")
-    return lambda rows, **kw: make_world(running, tmp_path, db_url, rows, **kw)
+    return lambda rows, **kw: make_enabley_setup(running, tmp_path, db_url, rows, **kw)
 
 
 def api_calls(setup: Setup) -> Counter[str]:
@@ -114,7 +41,7 @@ def api_calls(setup: Setup) -> Counter[str]:
     assert setup.sandbox.admin is not None
     found: Counter[str] = Counter()
     for endpoint, statuses in setup.sandbox.admin.counters()["requests"].items():
-        if endpoint not in UNPRICED:
+        if endpoint not in ENABLEY_UNPRICED:
             found[endpoint] = sum(statuses.values())
     return found
 

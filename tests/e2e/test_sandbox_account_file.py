@@ -196,7 +196,7 @@ def test_a_dry_run_without_an_account_file_creates_none(folder: Folder) -> None:
     assert dry.returncode == 2, shown(dry)
     assert "create_user" in dry.stdout
     assert not folder.account.exists()
-    assert not folder.account.with_name(folder.account.name + ".partial").exists()
+    assert not list(folder.account.parent.glob("*.partial"))
 
 
 # --------------------------------------------------------------------------- lost file

@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pandas as pd
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
@@ -164,3 +166,65 @@ def litmos_connection(
         rate=RateConfig(requests=requests, per_seconds=per_seconds),
         timeout_seconds=timeout,
     )
+
+
+# --------------------------------------------------------------------------- Litmos learners
+
+
+class Clock:
+    """The simulator's clock, set by the test: assignments made through the API get it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def person(name: str, **assigned: list[str]) -> dict[str, Any]:
+    address = f"{name}@corp.test"
+    return {
+        "username": address,
+        "email": address,
+        "first_name": name.title(),
+        "last_name": "Learner",
+        **assigned,
+    }
+
+
+def ids(running: RunningSandbox) -> dict[str, str]:
+    """Remote ids by username, course code and path name, read through the vendor API."""
+    with api(running) as http:
+        users = {u["UserName"]: u["Id"] for u in http.get("/users").json()}
+        courses = {c["Code"]: c["Id"] for c in http.get("/courses").json()}
+        paths = {p["Name"]: p["Id"] for p in http.get("/learningpaths").json()}
+    return {**users, **courses, **paths}
+
+
+def api(running: RunningSandbox) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{running.base_url}/v1.svc",
+        params={"source": running.credentials["source"], "format": "json"},
+        headers={"apikey": running.credentials["apikey"]},
+        timeout=5,
+    )
+
+
+def learn(running: RunningSandbox, user: str, course: str, action: str, at: datetime, **extra: Any):
+    assert running.admin is not None
+    running.admin.post(
+        "/activity",
+        {"user": user, "course": course, "action": action, "at": at.isoformat()} | extra,
+    )
+
+
+def litmos_on(sandbox: Any, clock: Clock, seed: dict[str, Any]) -> RunningSandbox:
+    """A Litmos simulator on the test's clock, seeded through the admin API."""
+    from syncd.sandbox.litmos.simulator import LitmosSimulator
+
+    simulator = LitmosSimulator()
+    simulator.store.clock = clock
+    running: RunningSandbox = sandbox(simulator)
+    assert running.admin is not None
+    running.admin.seed(seed)
+    return running

@@ -33,6 +33,7 @@ from syncd.plan.ops import (
     LinkUser,
     Op,
     ReactivateUser,
+    RekeyUser,
     RemoveMember,
     UnassignCourse,
     UnassignLearningPath,
@@ -126,6 +127,8 @@ def _user_ops(rng: random.Random, m: Model, ids: dict[str, dict[str, str]]) -> l
         )
         found.append(DeactivateUser(external_id=p) if active else ReactivateUser(external_id=p))
         found.append(DeleteUser(external_id=p))
+        if f"K{p}" not in m.users:
+            found.append(RekeyUser(external_id=f"K{p}", previous_id=p))
         have = {(k, i) for e, k, i in m.items if e == p}
         courses = [ids["courses"][c] for c in COURSES if ("course", ids["courses"][c]) not in have]
         if courses:
@@ -176,6 +179,11 @@ def _follow(m: Model, op: Op) -> None:
                 m.linked.add(op.match_value)
         case DeactivateUser() | ReactivateUser():
             m.users[op.external_id] = isinstance(op, ReactivateUser)
+        case RekeyUser():
+            old, new = op.previous_id, op.external_id
+            m.users[new] = m.users.pop(old)
+            m.members = {(g, new if p == old else p) for g, p in m.members}
+            m.items = {(new if p == old else p, k, i) for p, k, i in m.items}
         case DeleteUser():
             del m.users[op.external_id]
             m.gone.add(op.external_id)
@@ -200,6 +208,7 @@ def _follow(m: Model, op: Op) -> None:
 def _about(op: Op) -> set[str]:
     payload = op.to_payload()
     found = {payload.get("external_id", ""), payload.get("group_key", "")}
+    found |= {payload.get("previous_id", "")}
     found |= {payload.get("parent_key", "")} | set(payload.get("external_ids", ()))
     return found - {""}
 

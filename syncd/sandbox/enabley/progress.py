@@ -25,7 +25,7 @@ from syncd.sandbox.enabley.model import (
 from syncd.sandbox.enabley.state import Account
 
 ABOUT_TO_EXPIRE_DAYS: Final = 30
-ACTIONS: Final = ("start", "progress", "complete")
+ACTIONS: Final = ("start", "progress", "complete", "reset")
 
 
 def activity_of(account: Account, user_id: str, channel_id: str) -> Activity:
@@ -62,10 +62,12 @@ def performance(
 
 
 def record_activity(account: Account, body: Any) -> dict[str, Any]:
-    """Admin: a learner starts, progresses in or completes a channel they are assigned to.
+    """Admin: a learner starts, progresses in or completes a channel they are assigned to,
+    or an administrator resets it (progress, score and dates back to nothing, so a result
+    can go backwards; certificates built on it follow).
 
-    Body: ``{"user", "channel", "action": start|progress|complete, "progress"?, "score"?,
-    "at"?}``; ``at`` is a date in the API's format and defaults to now.
+    Body: ``{"user", "channel", "action": start|progress|complete|reset, "progress"?,
+    "score"?, "at"?}``; ``at`` is a date in the API's format and defaults to now.
     """
     data = require_object(body, name="activity")
     user_id = text(data, "user", required=True)
@@ -84,7 +86,9 @@ def record_activity(account: Account, body: Any) -> dict[str, Any]:
             raise missing(f"user {user_id!r} is not a learner of channel {channel_id!r}")
         at = account.now() if at_text is None else parse_date(at_text, name="at")
         record = activity_of(account, user_id, channel_id)
-        if record.started is None:
+        if action == "reset":
+            record.progress, record.score, record.started, record.completed = 0, 0, None, None
+        elif record.started is None:
             record.started = at
         if action == "progress":
             if progress is None or progress >= 100:

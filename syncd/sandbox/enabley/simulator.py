@@ -8,8 +8,9 @@ token's subject) and answers an over-limit request with 503 and the ``ErrorRespo
 
 Admin endpoints this vendor adds under ``/_sandbox/``:
 
-    POST /activity   {"user", "channel", "action": start|progress|complete,
-                      "progress"?, "score"?, "at"?}   a learner's progress
+    POST /activity   {"user", "channel", "action": start|progress|complete|reset,
+                      "progress"?, "score"?, "at"?}   a learner's progress (reset: back
+                      to not started, as an administrator's course reset)
     GET|POST /settings {"token_lifetime_seconds", "page_size"}   paging and token knobs
     POST /clock      {"advance_seconds": N}   move the account's clock on (token expiry,
                       certificate expiry) without sleeping

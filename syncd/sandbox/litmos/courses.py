@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from starlette.responses import Response
 
 from syncd.sandbox.litmos import views
-from syncd.sandbox.litmos.endpoint import MSG_LIMIT, Call, page, paging
+from syncd.sandbox.litmos.endpoint import MSG_LIMIT, Build, Call, page, paging, walked
 from syncd.sandbox.litmos.store import Assignment, Course, LearningPath, ModuleResult, Store
 from syncd.sandbox.litmos.users import user_or_404
 from syncd.sandbox.litmos.wire import (
@@ -305,14 +307,17 @@ async def results_details(call: Call) -> Response:
     if options.limit > 1000:
         raise LitmosError(406, MSG_LIMIT)
     store = call.store
-    records = [
-        views.result_detail(store, store.users[uid], store.courses[cid], a)
-        for (uid, cid), a in store.assignments.items()
-        if a.active
-        and uid in store.users
-        and cid in store.courses
-        and a.updated >= since
-        and (to is None or a.updated < to)
-    ]
-    records = page(records, options, ("UserName", "FirstName", "LastName", "CourseName"))
+
+    def candidates() -> Iterator[Build]:
+        for (uid, cid), a in store.assignments.items():
+            if (
+                a.active
+                and uid in store.users
+                and cid in store.courses
+                and a.updated >= since
+                and (to is None or a.updated < to)
+            ):
+                yield partial(views.result_detail, store, store.users[uid], store.courses[cid], a)
+
+    records = walked(call, options, candidates, ("UserName", "FirstName", "LastName", "CourseName"))
     return render_list(call.request, "Users", "User", records)

@@ -9,21 +9,24 @@ future to see today's changes. Removed memberships and assignments come back as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from starlette.responses import Response
 
 from syncd.sandbox.litmos import views
-from syncd.sandbox.litmos.endpoint import Call, Handler, page, paging
-from syncd.sandbox.litmos.store import Store
+from syncd.sandbox.litmos.endpoint import Build, Call, Handler, paging, walked
+from syncd.sandbox.litmos.store import Module, PathAssignment, Store
 from syncd.sandbox.litmos.wire import LitmosError, WcfDate, query_datetime, render_list
 
 WINDOW_406 = "Please provide a valid since and to query string parameters"
 MAX_WINDOW = timedelta(days=7)
 
-Rows = Callable[[Store], Iterable[tuple[datetime, datetime, dict[str, Any]]]]
+Rows = Callable[[Store], Iterable[tuple[datetime, datetime, Build]]]
+"""Every row of an endpoint: its created and updated time, and how to build its record
+(built only for the rows of the page served)."""
 
 
 def _window(call: Call) -> tuple[datetime, datetime]:
@@ -39,124 +42,135 @@ def delta(root: str, item: str, rows: Rows, name: str) -> Handler:
     async def handler(call: Call) -> Response:
         options = paging(call)
         since, to = _window(call)
-        records = [
-            record
-            for created, updated, record in rows(call.store)
-            if since <= created < to or since <= updated < to
-        ]
-        return render_list(call.request, root, item, page(records, options))
+
+        def candidates() -> Iterator[Build]:
+            for created, updated, build in rows(call.store):
+                if since <= created < to or since <= updated < to:
+                    yield build
+
+        return render_list(call.request, root, item, walked(call, options, candidates))
 
     handler.__name__ = name
     return handler
 
 
-def _users(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _users(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for user in store.users.values():
-        yield user.created, user.updated, views.org_user(store, user)
+        yield user.created, user.updated, partial(views.org_user, store, user)
 
 
-def _logins(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _logins(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for user in store.users.values():
         if user.last_login:
-            yield user.last_login, user.last_login, views.org_user(store, user)
+            yield user.last_login, user.last_login, partial(views.org_user, store, user)
 
 
-def _results(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _results(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (uid, cid), a in store.assignments.items():
         if uid in store.users and cid in store.courses:
             yield (
                 a.created,
                 a.updated,
-                views.org_result(store, store.users[uid], store.courses[cid], a),
+                partial(views.org_result, store, store.users[uid], store.courses[cid], a),
             )
 
 
-def _user_courses(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _user_courses(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (uid, cid), a in store.assignments.items():
         if uid in store.users and cid in store.courses:
-            record = views.org_user_course(store.users[uid].original_id, store.courses[cid], a)
+            record = partial(
+                views.org_user_course, store.users[uid].original_id, store.courses[cid], a
+            )
             yield a.created, a.updated, record
 
 
-def _module_results(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _module_results(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (uid, _), a in store.assignments.items():
         if uid not in store.users:
             continue
         for module_id, result in a.modules.items():
             module = store.modules.get(module_id)
             if module:
-                record = views.org_module_result(store.users[uid], module, a, result)
+                record = partial(views.org_module_result, store.users[uid], module, a, result)
                 yield result.created, result.updated, record
 
 
-def _path_results(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _path_results(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (uid, pid), a in store.path_assignments.items():
         if uid in store.users and pid in store.paths:
-            record = views.org_path_result(store.users[uid].original_id, store.paths[pid], a)
+            record = partial(
+                views.org_path_result, store.users[uid].original_id, store.paths[pid], a
+            )
             yield a.created, a.updated, record
 
 
-def _path_users(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _path_user(store: Store, a: PathAssignment) -> dict[str, Any]:
+    return {
+        "LearningPathId": a.path_id,
+        "Id": a.user_id,
+        "OriginalLearningPathId": store.paths[a.path_id].original_id,
+        "OriginalUserId": store.users[a.user_id].original_id,
+        "Active": a.active,
+        "CreatedDate": WcfDate(a.created),
+        "UpdatedDate": WcfDate(a.updated),
+    }
+
+
+def _path_users(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (uid, pid), a in store.path_assignments.items():
         if uid in store.users and pid in store.paths:
-            record = {
-                "LearningPathId": pid,
-                "Id": uid,
-                "OriginalLearningPathId": store.paths[pid].original_id,
-                "OriginalUserId": store.users[uid].original_id,
-                "Active": a.active,
-                "CreatedDate": WcfDate(a.created),
-                "UpdatedDate": WcfDate(a.updated),
-            }
-            yield a.created, a.updated, record
+            yield a.created, a.updated, partial(_path_user, store, a)
 
 
-def _teams(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _teams(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for team in store.teams.values():
-        yield team.created, team.updated, views.org_team(team)
+        yield team.created, team.updated, partial(views.org_team, team)
 
 
-def _team_users(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _team_users(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (tid, uid), m in store.memberships.items():
         user = store.users.get(uid)
-        record = views.org_team_user(store.teams[tid], user.original_id if user else 0, m)
+        record = partial(views.org_team_user, store.teams[tid], user.original_id if user else 0, m)
         yield m.created, m.updated, record
 
 
-def _team_courses(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _team_courses(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (tid, cid), link in store.team_courses.items():
         if cid in store.courses:
-            record = views.org_team_course(store.teams[tid], store.courses[cid], link)
+            record = partial(views.org_team_course, store.teams[tid], store.courses[cid], link)
             yield link.created, link.updated, record
 
 
-def _team_paths(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _team_paths(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for (tid, pid), link in store.team_paths.items():
         if pid in store.paths:
-            record = views.org_team_path(store.teams[tid], store.paths[pid], link)
+            record = partial(views.org_team_path, store.teams[tid], store.paths[pid], link)
             yield link.created, link.updated, record
 
 
-def _courses(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _courses(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for course in store.courses.values():
-        yield course.created, course.updated, views.org_course(course)
+        yield course.created, course.updated, partial(views.org_course, course)
 
 
-def _modules(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _module(module: Module) -> dict[str, Any]:
+    return {
+        **views.module_item(module),
+        "CourseId": module.course_id,
+        "OriginalModuleId": module.original_id,
+        "CreatedDate": WcfDate(module.created),
+        "UpdatedDate": WcfDate(module.updated),
+    }
+
+
+def _modules(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for module in store.modules.values():
-        record = {
-            **views.module_item(module),
-            "CourseId": module.course_id,
-            "OriginalModuleId": module.original_id,
-            "CreatedDate": WcfDate(module.created),
-            "UpdatedDate": WcfDate(module.updated),
-        }
-        yield module.created, module.updated, record
+        yield module.created, module.updated, partial(_module, module)
 
 
-def _paths(store: Store) -> Iterable[tuple[datetime, datetime, dict[str, Any]]]:
+def _paths(store: Store) -> Iterable[tuple[datetime, datetime, Build]]:
     for path in store.paths.values():
-        yield path.created, path.updated, views.org_path(path)
+        yield path.created, path.updated, partial(views.org_path, path)
 
 
 ENDPOINTS: tuple[tuple[str, Handler], ...] = (

@@ -157,6 +157,7 @@ class LitmosSimulator:
         return server_error_page(status)
 
     def seed(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.store.generation += 1
         return seed.load(self.store, self.keys, data)
 
     def snapshot(self) -> bytes:
@@ -169,9 +170,11 @@ class LitmosSimulator:
         Every field is checked first (ValueError names the first bad one), so a bad file
         leaves the account as it was; it is data only, nothing in it is ever run.
         """
+        self.store.generation += 1
         account.load(self.store, self.keys, data)
 
     def _written(self) -> None:
+        self.store.generation += 1
         if self.on_write is not None:
             self.on_write()
 

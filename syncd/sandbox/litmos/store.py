@@ -16,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.sandbox.litmos.wire import now_ms
+
+if TYPE_CHECKING:
+    from syncd.sandbox.litmos.endpoint import Walk
 
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 
@@ -182,9 +185,14 @@ class Store:
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] = now_ms) -> None:
         self.clock = clock
         self._seed = seed
+        self.generation = 0
+        """Bumped by every write to the account (see ``endpoint.walked``)."""
+        self.walk: Walk | None = None
+        """Where the last paged listing stopped (``endpoint.Walk``)."""
         self.reset()
 
     def reset(self) -> None:
+        self.generation += 1
         self._random = random.Random(self._seed)
         self._counter = 5_000_000
         self.users: dict[str, User] = {}
@@ -422,7 +430,12 @@ class Store:
                 course_assignment.active, course_assignment.updated = False, now
 
     def refresh_path_progress(self, user_id: str, at: datetime | None = None) -> None:
-        """A learning path's result follows the results of its courses."""
+        """A learning path's result follows the results of its courses.
+
+        Only a path whose result changed is updated (a learner's progress in one course
+        leaves their other paths out of the date-range deltas); a path no longer complete
+        (a course of it reset) loses its completion date.
+        """
         for (uid, path_id), path_assignment in self.path_assignments.items():
             if uid != user_id or not path_assignment.active or path_id not in self.paths:
                 continue
@@ -430,14 +443,26 @@ class Store:
             known = [result for result in results if result]
             if not known:
                 continue
+            before = _path_progress(path_assignment)
             done = sum(1 for result in known if result.complete)
             percentage = Decimal(done * 100) / Decimal(len(known))
             path_assignment.percentage = percentage.quantize(Decimal("0.01"))
             starts = [result.started for result in known if result.started]
             path_assignment.started = min(starts) if starts else None
             path_assignment.complete = done == len(known)
-            if path_assignment.complete:
-                path_assignment.completed_date = max(
-                    result.completed_date or result.updated for result in known
-                )
-            path_assignment.updated = at or self.clock()
+            path_assignment.completed_date = (
+                max(result.completed_date or result.updated for result in known)
+                if path_assignment.complete
+                else None
+            )
+            if _path_progress(path_assignment) != before:
+                path_assignment.updated = at or self.clock()
+
+
+def _path_progress(assignment: PathAssignment) -> tuple[Any, ...]:
+    return (
+        assignment.percentage,
+        assignment.started,
+        assignment.complete,
+        assignment.completed_date,
+    )

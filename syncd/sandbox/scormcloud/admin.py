@@ -8,7 +8,7 @@ waiting. Every body may name ``appId``; without it the first configured applicat
     POST /_sandbox/courses                                 {"courses": [{id, title, ...}]}
     POST /_sandbox/registrations/{registrationId}/activity {"action": "start"|"progress"|
          "complete", "seconds": 30, "completionAmount": 0.5, "score": 87.5,
-         "success": "PASSED"|"FAILED"|"UNKNOWN"}
+         "success": "PASSED"|"FAILED"|"UNKNOWN", "at": "2030-03-04T05:06:07Z"}
     POST /_sandbox/invitations/public/{invitationId}/visit {"email", "firstName", "lastName"}
     POST /_sandbox/flush                                   run pending background work now
     GET|POST /_sandbox/settings                            {"page_size", "async_delay",
@@ -35,7 +35,7 @@ from syncd.sandbox.scormcloud import (
 )
 from syncd.sandbox.scormcloud.model import AppData, Registration, Store
 from syncd.sandbox.scormcloud.web import Services
-from syncd.sandbox.scormcloud.wire import ApiError, bad_request
+from syncd.sandbox.scormcloud.wire import ApiError, bad_request, parse_datetime, truncate_ms
 
 ACTIONS = ("start", "progress", "complete")
 SUCCESS = ("UNKNOWN", "PASSED", "FAILED")
@@ -44,7 +44,11 @@ AdminHandler = Callable[[Services, AppData, Request, dict[str, Any]], Any]
 
 
 def apply_activity(store: Store, app: AppData, reg: Registration, body: Any) -> None:
-    """Move a registration the way a learner's session would; validated before any change."""
+    """Move a registration the way a learner's session would; validated before any change.
+
+    ``at`` (optional, ISO-8601) is when the session happened, for activity spread over
+    simulated weeks; without it, now on the simulator's clock.
+    """
     schema = "activity"
     data = bodies.as_object(body, schema)
     action = bodies.req_str(data, "action", schema)
@@ -56,7 +60,8 @@ def apply_activity(store: Store, app: AppData, reg: Registration, body: Any) -> 
     success = bodies.opt_str(data, "success", schema)
     if success is not None and success not in SUCCESS:
         raise bad_request(f"activity: 'success' must be one of {', '.join(SUCCESS)}")
-    now = store.stamp()
+    at = bodies.opt_str(data, "at", schema)
+    now = truncate_ms(parse_datetime(at, field="at")) if at else store.stamp()
     if reg.first_access is None:
         reg.first_access = now
     reg.last_access = now

@@ -11,11 +11,14 @@ Every behaviour follows vendor-docs ``enabley-api.txt`` and part B of
   (``GET /api/v3/users?usernameSubstring=`` is a substring search) and that account is
   adopted and brought in line. Updates send every managed field (``complete_updates``):
   the custom attributes are one object the upsert replaces whole. Leavers and returners:
-  ``PUT /api/v2/users/{id}?isActive=false|true``;
+  ``PUT /api/v2/users/{id}?isActive=false|true``. A changed HRIS key (the source's
+  ``previous_key``): ``PUT /api/v2/users/identityManagement``, the same account renamed;
 - groups: ``PUT /api/v1/groups`` with an identifier made from the group's key (so a repeat
   after a lost answer updates, never duplicates), its parent, and the hierarchy level of
   its depth (``GET /api/v1/groups/hierarchy``, read once; ``group_types`` overrides it);
-- members: ``POST``/``DELETE /api/v1/groups/{g}/users/{u}``, one user per call;
+- members: ``POST``/``DELETE /api/v1/groups/{g}/users/{u}``, one user per call; with
+  ``memberships = "replace"`` a mover whose groups become exactly one is one ``POST
+  ...?replace=true`` (the user's other group mappings go), instead of a call per removal;
 - channels (courses): ``POST /api/v2/channels/{c}/users/{u}?roles=ROLE`` and
   ``DELETE /api/v1/channels/{c}/users/{u}``, one channel per call;
 - listing: ``GET /api/v3/users`` paged by ``paginationKey`` and ``GET /api/v1/groups/list``.
@@ -31,16 +34,22 @@ Connection options (``[connections.NAME.options]``, none secret): ``sub_account`
 sub-account users and groups are written to and listed from; default none: the account),
 ``role`` (the channel role, ``LEARNER`` or ``INSTRUCTOR``; default ``LEARNER``),
 ``user_role`` (the ``possibleRoles`` a new user gets; default ``LEARNER``),
-``group_types`` (comma-separated hierarchy levels, top first; default: the account's own)
-and ``full_memberships`` (``true``: ``reconcile --full`` checks memberships, at one call
+``group_types`` (comma-separated hierarchy levels, top first; default: the account's own),
+``full_memberships`` (``true``: ``reconcile --full`` checks memberships, at one call
 per active user of the account on top of the listing; default ``false``: memberships are
-left as syncd's record has them).
+left as syncd's record has them) and ``memberships`` (``add_remove``, the default: each
+membership added and removed by its own call; ``replace``: syncd owns every group
+membership of the people it manages, so a mover is moved with ``replace=true`` where that
+is fewer calls; memberships made by hand in Enabley are then dropped when their person
+moves).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -60,17 +69,22 @@ from syncd.vendors.base import (
     RemoteUser,
     handles,
 )
-from syncd.vendors.enabley import wire
+from syncd.vendors.enabley import results, wire
 from syncd.vendors.enabley.profile import PROFILE
 from syncd.vendors.enabley.token import TokenSource
 from syncd.vendors.paging import TokenPaginator
 
 if TYPE_CHECKING:
     from syncd.http import HttpClient, Response
+    from syncd.vendors.base import ResultRecord, Window
 
 log = get_logger("syncd.vendors.enabley")
 
 CHANNEL_ROLES = ("LEARNER", "INSTRUCTOR")
+MEMBERSHIPS = ("add_remove", "replace")
+"""``options.memberships``: ``replace`` says syncd owns every group membership of the people
+it manages, so a mover may be moved with ``replace=true`` (memberships made by hand in
+Enabley are dropped then)."""
 
 
 class MissingRef(Permanent):
@@ -103,9 +117,18 @@ class EnableyConnector(Connector):
         "client_secret": "secret",
     }
 
+    @classmethod
+    def profile_for(cls, connection: ConnectionConfig) -> VendorProfile:
+        """With ``memberships = "replace"`` a mover whose groups become exactly one is moved
+        in one call (``replace=true``) instead of one per removal plus the addition."""
+        if _memberships(connection.options) == "replace":
+            return replace(cls.profile, membership_replace=True)
+        return cls.profile
+
     def __init__(self, connection: ConnectionConfig, *, client: HttpClient | None = None) -> None:
         super().__init__(connection, client=client)
         options = connection.options
+        _memberships(options)
         self.sub_account = str(options.get("sub_account", "")).strip()
         self.role = str(options.get("role", "LEARNER")).strip().upper()
         if self.role not in CHANNEL_ROLES:
@@ -213,11 +236,13 @@ class EnableyConnector(Connector):
             handles(ops.DeactivateUser, self._deactivate_user),
             handles(ops.ReactivateUser, self._reactivate_user),
             handles(ops.DeleteUser, self._delete_user),
+            handles(ops.RekeyUser, self._rekey_user),
             handles(ops.CreateGroup, self._create_group),
             handles(ops.LinkGroup, self.link_group),
             handles(ops.UpdateGroup, self._update_group),
             handles(ops.AddMembers, self._add_members),
             handles(ops.RemoveMember, self._remove_member),
+            handles(ops.ReplaceMemberships, self._replace_memberships),
             handles(ops.AssignCourses, self._assign_courses),
             handles(ops.AssignGroupCourses, self._assign_group_courses),
             handles(ops.UnassignCourse, self._unassign_course),
@@ -338,6 +363,50 @@ class EnableyConnector(Connector):
         self._remove(f"/api/v2/users/{quote(remote_id, safe='')}")
         return Outcome.done(op, calls=self.calls_since(before), detail={"deleted": True})
 
+    def _rekey_user(self, op: ops.RekeyUser, refs: Refs) -> Outcome:
+        """``PUT /api/v2/users/identityManagement``: the account known by the previous key
+        is known by the new one (memberships, channels and progress follow it).
+
+        An account adopted under another identifier (a username conflict at create) is not
+        known by the HRIS key at all: its identifier stays, the rekey is the mirror's only.
+        A repeat after a lost answer finds the previous identifier gone (``item_not_exists``)
+        and the new one present: done. The new identifier already held by another account
+        (``item_exists``) is refused: two accounts are never merged by a guess.
+        """
+        before = self.client.calls.total
+        current = self._user_ref(op.previous_id, refs)
+        if current != op.previous_id:
+            return Outcome.done(op, calls=0, remote_id=current, detail={"rekeyed": False})
+        body = {"currentUserIdentifier": current, "newUserIdentifier": op.external_id}
+        try:
+            self._request("PUT", "/api/v2/users/identityManagement", body=body)
+        except wire.Missing as exc:
+            if not self._user_exists(op.external_id):
+                raise Permanent(
+                    f"enabley: cannot change user `{current}` to `{op.external_id}`: neither "
+                    "identifier exists in Enabley (deleted by hand? a full reconcile re-creates)",
+                    status=exc.status,
+                ) from None
+            log.info("enabley.already_rekeyed", previous=current, external_id=op.external_id)
+        except Conflict as exc:
+            raise Permanent(
+                f"enabley: cannot change user `{current}` to `{op.external_id}`: another "
+                f"account already has the identifier `{op.external_id}`; merge or remove one "
+                "of the two in Enabley, the next run then rekeys or adopts",
+                status=exc.status,
+            ) from None
+        return Outcome.done(
+            op, calls=self.calls_since(before), remote_id=op.external_id, detail={"rekeyed": True}
+        )
+
+    def _user_exists(self, identifier: str) -> bool:
+        """Whether an account has exactly this identifier (``GET /api/v2/users/{id}``)."""
+        try:
+            self._get(f"/api/v2/users/{quote(identifier, safe='')}", self._sub())
+        except wire.Missing:
+            return False
+        return True
+
     # ----------------------------------------------------------------------- groups
 
     def _group_types(self) -> list[str]:
@@ -408,6 +477,20 @@ class EnableyConnector(Connector):
             self._request("POST", self._member_path(group, user), params={"replace": "false"})
         return Outcome.done(
             op, calls=self.calls_since(before), detail={"added": list(op.external_ids)}
+        )
+
+    def _replace_memberships(self, op: ops.ReplaceMemberships, refs: Refs) -> Outcome:
+        """``POST /api/v1/groups/{g}/users/{u}?replace=true``: the user's every other group
+        mapping goes and ``g`` is added, in one call (planned only under ``memberships =
+        "replace"``)."""
+        before = self.client.calls.total
+        group = self._group_ref(op.group_key, refs)
+        user = self._user_ref(op.external_id, refs)
+        self._request("POST", self._member_path(group, user), params={"replace": "true"})
+        return Outcome.done(
+            op,
+            calls=self.calls_since(before),
+            detail={"added": [op.external_id], "removed_from": list(op.removed)},
         )
 
     def _remove_member(self, op: ops.RemoveMember, refs: Refs) -> Outcome:
@@ -532,9 +615,30 @@ class EnableyConnector(Connector):
                 parent_remote_id=wire.as_text(item.get("parentIdentifier")),
             )
 
+    # ----------------------------------------------------------------------- results
+
+    result_scan: ClassVar[bool] = True
+    """Enabley has no changed-since filter: every pull reads every result."""
+
+    def results(self, window: Window) -> Iterator[ResultRecord]:
+        """Every channel performance and user certificate, whatever ``window`` says: the
+        fewest reads a full scan allows (:mod:`.results`), a 401 renewing the token once."""
+        return results.scan(self._get, now=datetime.now(UTC))
+
 
 def _identifier(item: Mapping[str, Any]) -> str:
     return wire.as_text(item.get("identifier"))
+
+
+def _memberships(options: Mapping[str, Any]) -> str:
+    """The ``memberships`` option: ``add_remove`` (the default) or ``replace``."""
+    value = str(options.get("memberships", MEMBERSHIPS[0])).strip()
+    if value not in MEMBERSHIPS:
+        raise ConfigError(
+            f"enabley options.memberships: `{value}` is not one of {', '.join(MEMBERSHIPS)}",
+            key="options.memberships",
+        )
+    return value
 
 
 def _flag(value: object, name: str) -> bool:

@@ -23,11 +23,13 @@ PROFILE = VendorProfile(
         "deactivate_user": 1,
         "reactivate_user": 1,
         "delete_user": 1,
+        "rekey_user": 1,
         "create_group": 1,
         "link_group": 0,
         "update_group": 1,
         "add_members": 1,
         "remove_member": 1,
+        "replace_memberships": 1,
         "assign_courses": 1,
         "assign_group_courses": 1,
         "unassign_course": 1,
@@ -39,6 +41,7 @@ PROFILE = VendorProfile(
     deactivation=True,
     complete_updates=True,
     group_assignment=True,
+    rekey="identifier",
 )
 """What the plan knows about Enabley (vendor-docs ``enabley-api.txt`` and part B of
 ``scormcloud-enabley-notes.md``).
@@ -57,4 +60,9 @@ the token (``POST /api/v1/token``, once per token lifetime) and the group hierar
 ``complete_updates``: every upsert writes the custom attributes as one object (whatever is
 not in it is gone), so an update sends every managed field. ``group_assignment``: ``POST
 /api/v1/channels/{c}/groups/{g}`` assigns a channel to a whole group (a live link). No
-learning paths."""
+learning paths.
+
+``rekey="identifier"``: a user's identifier is the HRIS key, and ``PUT
+/api/v2/users/identityManagement`` changes it in one call (memberships, channels and
+progress follow the user), so a changed key (the source's ``previous_key``) keeps the
+account and its history."""

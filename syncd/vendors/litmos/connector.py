@@ -21,6 +21,9 @@ Every behaviour follows ``vendor-docs/litmos-*`` (facts tagged WIRE there win):
   team the mirror holds memberships in (``/teams/{id}/users``) and the holders of each
   course or learning path it holds assignments of (``/courses/{id}/users``,
   ``/learningpaths/{id}/users``), all paged by ``start``/``limit``;
+- results: per window, ``/org/results/details`` merged with ``/org/users/courses`` (one
+  record per person x course) and ``/org/learningpaths/results`` when learning paths are
+  synced, each paged to the end; ``/results/details?since=`` for a first backfill;
 - signup links: self-signup tokens (``GET/POST/PUT /tokens``, ``tokens.py``), found by
   their code; Litmos lists no activation count, so their usage is unknown;
 - a refused key (401, or a 403 about the key or its access level) is not an op's fault:
@@ -31,14 +34,15 @@ Connection options (``[connections.NAME.options]``, none secret): ``source`` (de
 ``syncd``), ``send_message`` (default false), ``skip_first_login`` (default false: Litmos
 asks new users for a new password unless true, e.g. with SSO), ``access_level`` (default
 ``Learner``), ``time_zone`` (default empty: the organisation's), ``page_size`` (default
-1000, the maximum).
+1000, the maximum), ``learning_path_results`` (default: true when a rule assigns or a signup
+link enrols into a learning path).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 from xml.etree.ElementTree import ParseError
@@ -64,7 +68,16 @@ from syncd.vendors.base import (
 )
 from syncd.vendors.litmos import tokens, wire
 from syncd.vendors.litmos.profile import PROFILE
-from syncd.vendors.litmos.results import result_key, result_record
+from syncd.vendors.litmos.results import (
+    AssignmentRow,
+    assigned_record,
+    assignment_row,
+    detail_key,
+    detail_record,
+    merged,
+    path_record,
+    result_key,
+)
 from syncd.vendors.paging import OffsetPaginator
 
 if TYPE_CHECKING:
@@ -77,6 +90,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 RESULT_WINDOW = timedelta(days=7)
 """The longest ``since``..``to`` span the date-range endpoints accept."""
+
+USERS_PER_BATCH = 25
+"""``POST /users/courses`` answers for at most 25 users a call."""
 
 USER_EXISTS = "username already exists"
 TEAM_EXISTS = "team name already exists"
@@ -110,6 +126,7 @@ class LitmosConnector(Connector):
         self.access_level = str(options.get("access_level", "Learner"))
         self.time_zone = str(options.get("time_zone", ""))
         self.page_size = max(1, min(int(options.get("page_size", 1000)), 1000))
+        self.learning_path_results = _syncs_learning_paths(connection)
 
     @classmethod
     def client_for(cls, connection: ConnectionConfig) -> HttpClient:
@@ -139,6 +156,7 @@ class LitmosConnector(Connector):
             handles(ops.DeactivateUser, self._deactivate_user),
             handles(ops.ReactivateUser, self._reactivate_user),
             handles(ops.DeleteUser, self._delete_user),
+            handles(ops.RekeyUser, self._rekey_user),
             handles(ops.CreateGroup, self._create_group),
             handles(ops.LinkGroup, self.link_group),
             handles(ops.UpdateGroup, self._update_group),
@@ -344,6 +362,12 @@ class LitmosConnector(Connector):
         self._remove(f"/users/{quote(remote_id, safe='')}")
         return Outcome.done(op, calls=self.calls_since(before), detail={"deleted": True})
 
+    def _rekey_user(self, op: ops.RekeyUser, refs: Refs) -> Outcome:
+        """A changed HRIS key: Litmos knows the user by its own ``Id``, never by the key, so
+        only the mirror moves (no call); a mapped field that changes with the key is the
+        plan's next UpdateUser."""
+        return Outcome.done(op, calls=0, detail={"rekeyed": True})
+
     # ----------------------------------------------------------------------- teams
 
     def _create_group(self, op: ops.CreateGroup, refs: Refs) -> Outcome:
@@ -508,24 +532,93 @@ class LitmosConnector(Connector):
                 parent_remote_id=wire.as_text(wire.get_field(item, "ParentTeamId")),
             )
 
-    def results(self, window: Window) -> Iterator[ResultRecord]:
-        """Course results created or updated in ``window``, from ``/org/results/details``.
+    # ----------------------------------------------------------------------- results
 
-        The endpoint takes at most 7 days per call, with ``since``/``to`` to the second and
-        ``to`` exclusive, so the window is cut into 7-day pieces, each widened outwards to
-        whole seconds (a repeat is harmless: records are upserted by user and course).
+    result_span: ClassVar[timedelta | None] = RESULT_WINDOW
+
+    def results(self, window: Window) -> Iterator[ResultRecord]:
+        """What changed in ``window``: course results (``/org/results/details``) merged
+        with the assignment changes of the same window (``/org/users/courses``), and
+        learning path results (``/org/learningpaths/results``) when the connection syncs
+        learning paths; one read per endpoint, more only where a page is full.
+
+        ``since``/``to`` go to the second and ``to`` is exclusive, so the window is widened
+        outwards to whole seconds (``to`` then lies after the last change asked for: "in
+        the future" for a window ending now). A window that is longer than 7 days once
+        widened is read in 7-day pieces rather than refused.
         """
-        start = window.since.astimezone(UTC).replace(microsecond=0)
-        until = window.until.astimezone(UTC)
-        while start < until:
-            end = min(start + RESULT_WINDOW, until)
-            if end.microsecond:
-                end = end.replace(microsecond=0) + timedelta(seconds=1)
-            params = {"since": wire.query_date(start), "to": wire.query_date(end)}
+        for since, to in _pieces(window):
+            params = {"since": wire.query_date(since), "to": wire.query_date(to)}
+            if self.learning_path_results:
+                rows = self._pages(
+                    "/org/learningpaths/results", params, what="path results", key=result_key
+                )
+                for item in rows:
+                    yield path_record(item)
+            assignments = {
+                result_key(item): assignment_row(item)
+                for item in self._pages(
+                    "/org/users/courses", params, what="course assignments", key=result_key
+                )
+            }
             rows = self._pages("/org/results/details", params, what="results", key=result_key)
-            for item in rows:
-                yield result_record(item)
-            start = end
+            yield from merged(rows, assignments)
+            yield from self._assignments_alone(assignments)
+
+    def _assignments_alone(
+        self, assignments: Mapping[tuple[str, str], AssignmentRow]
+    ) -> Iterator[ResultRecord]:
+        """Assignments that changed without their result row: their current state from
+        ``POST /users/courses``, 25 users a call. A removed one is left out: Litmos no
+        longer lists it, and a record without its result would blank the one kept."""
+        wanted: dict[str, set[str]] = {}
+        for (user_id, course_id), row in assignments.items():
+            if row.active and user_id and course_id:
+                wanted.setdefault(user_id, set()).add(course_id)
+        users = sorted(wanted)
+        for first in range(0, len(users), USERS_PER_BATCH):
+            batch = users[first : first + USERS_PER_BATCH]
+            answer = self._send(
+                "POST", "/users/courses", [{"Id": user} for user in batch], read=True
+            )
+            for entry in wire.as_items(answer):
+                user_id = wire.as_text(entry.get("Id"))
+                for item in wire.as_items(wire.get_field(entry, "Courses")):
+                    record = assigned_record(user_id, item)
+                    pair = wanted.get(record.remote_user_id, set())
+                    if record.item_kind == "course" and record.item_id in pair:
+                        yield record
+
+    def results_backfill(
+        self, since: datetime, until: datetime | None = None
+    ) -> Iterator[ResultRecord]:
+        """Course results changed in ``[since, until)`` (``until`` default: now) for a first
+        run: one ``/results/details`` walk (no 7-day cap there), plus the learning path
+        results in 7-day windows when the connection syncs learning paths.
+
+        Never more reads than the 7-day windows over the same span: with W windows and
+        pages of L rows, ``/results/details`` costs ``floor(C/L)+1`` for C results, where
+        the windows cost ``sum(floor(c_w/L)+1) >= floor(C/L)+1`` for the same results plus
+        ``sum(floor(a_w/L)+1) >= W`` for the assignments. Its rows carry no assignment or
+        start date, and no removed assignment.
+        """
+        end = until if until is not None else datetime.now(UTC) + timedelta(seconds=1)
+        pieces = list(_pieces(Window(since, end)))
+        if not pieces:
+            return
+        params = {"since": wire.query_date(pieces[0][0]), "to": wire.query_date(pieces[-1][1])}
+        rows = self._pages("/results/details", params, what="results since", key=detail_key)
+        for item in rows:
+            yield detail_record(item)
+        if not self.learning_path_results:
+            return
+        for piece_since, to in pieces:
+            params = {"since": wire.query_date(piece_since), "to": wire.query_date(to)}
+            path_rows = self._pages(
+                "/org/learningpaths/results", params, what="path results", key=result_key
+            )
+            for item in path_rows:
+                yield path_record(item)
 
     def list_members(self, group_remote_id: str) -> Iterator[str]:
         """Remote ids of a team's members: ``GET /teams/{id}/users`` lists active ones only."""
@@ -565,6 +658,31 @@ class LitmosConnector(Connector):
     def update_link(self, remote: RemoteLink, link: DeclaredLink, owner: str) -> RemoteLink:
         body = {"TokenId": remote.vendor_id, **tokens.body(link)}
         return tokens.answered(self._send("PUT", "/tokens", [body], read=True), "PUT /tokens", link)
+
+
+def _syncs_learning_paths(connection: ConnectionConfig) -> bool:
+    """Whether result pulls read learning path results: ``options.learning_path_results``
+    when set, else whether the connection hands out learning paths (a rule assigns one,
+    or a signup link enrols into one)."""
+    option = connection.options.get("learning_path_results")
+    if option is not None:
+        return wire.as_bool(option)
+    return any(rule.assign.learning_paths for rule in connection.rules) or any(
+        link.kind == "learning_path" for link in connection.signup_links
+    )
+
+
+def _pieces(window: Window) -> Iterator[tuple[datetime, datetime]]:
+    """``window`` widened outwards to whole seconds, in spans of at most 7 days."""
+    since = window.since.astimezone(UTC)
+    until = window.until.astimezone(UTC)
+    since = since.replace(microsecond=0)
+    if until.microsecond:
+        until = until.replace(microsecond=0) + timedelta(seconds=1)
+    while since < until:
+        to = min(since + RESULT_WINDOW, until)
+        yield since, to
+        since = to
 
 
 def _item_key(item: Mapping[str, Any]) -> Hashable:

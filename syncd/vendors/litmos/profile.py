@@ -24,6 +24,7 @@ PROFILE = VendorProfile(
         "deactivate_user": 2,
         "reactivate_user": 2,
         "delete_user": 1,
+        "rekey_user": 0,
         "create_group": 1,
         "link_group": 0,
         "update_group": 2,
@@ -39,6 +40,7 @@ PROFILE = VendorProfile(
     group_assignment=True,
     signup_links=True,
     signup_link_keys=frozenset({"kind", "code"}),
+    rekey="mirror",
     required_fields=("UserName", "FirstName", "LastName"),
     max_lengths={
         "UserName": 255,
@@ -63,4 +65,9 @@ Required fields: a create (or the GET-modify-PUT of an update) with an empty ``U
 ``UserName``). Lengths are the documented maxima of the user object (vendor-docs
 litmos-notes 1.3; ``CompanyName`` from the bulk import), refused with a 400 when exceeded.
 ``Email`` is not required: the account's own e-mail may be empty when the username is not
-an address (``IsCustomUsername``)."""
+an address (``IsCustomUsername``).
+
+``rekey="mirror"``: Litmos knows a user by its own ``Id`` (and username); the HRIS key lives
+only in syncd's mirror, so a changed key (the source's ``previous_key``) is a mirror move at
+no call, followed by the usual update when a mapped field (e.g. a username made from the
+key) changes with it."""

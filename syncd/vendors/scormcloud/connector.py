@@ -12,7 +12,11 @@ Every behaviour follows ``vendor-docs/scormcloud-*`` (notes part A; live answers
   retry can never make two; ``400 .. already exists`` is that registration: done, adopted.
   With ``assign_by = "private_invitation"`` it is one private invitation instead, with
   ``duplicateRegistrationOption=FAIL`` (a repeat adds nothing), whose send job is followed
-  through ``/jobStatus`` to COMPLETE or ERROR;
+  through ``/jobStatus`` to COMPLETE or ERROR. An invitation takes a list of addresses, so
+  the plan gives one course to many people in one invitation (``assign_course_people``,
+  up to ``INVITATION_ADDRESSES``) where that takes fewer calls; the job's errors name the
+  addresses it refused, and only the others are confirmed (the next plan asks again for
+  the refused ones);
 - details: ``POST /learner/{id}/updateInfo`` with the complete details (an empty field
   blanks it); asynchronous, it rewrites every registration of the learner. 404 means no
   registration knows the learner yet: nothing to update, and the first registration will
@@ -24,7 +28,9 @@ Every behaviour follows ``vendor-docs/scormcloud-*`` (notes part A; live answers
 - signup links: public invitations (``invitations.py``), found by syncd's tags, usage from
   their registration count; creating one needs ``creating_user_email``;
 - listing for a full reconcile: learners from ``GET /registrations`` and the holders of a
-  course from ``GET /registrations?courseId=``, following ``more`` to the end.
+  course from ``GET /registrations?courseId=``, following ``more`` to the end;
+- results (``results.py``): the registrations updated in a window, ``GET /registrations``
+  with ``since``/``until`` and ``datetimeFilter=updated``, following ``more`` to the end.
 
 Connection options (none secret): ``assign_by`` (``registration``, the default, or
 ``private_invitation``), ``leavers`` (``keep``, the default, or ``delete_incomplete``),
@@ -63,9 +69,11 @@ from syncd.vendors.base import (
 from syncd.vendors.paging import TokenPaginator
 from syncd.vendors.scormcloud import invitations, wire
 from syncd.vendors.scormcloud.profile import PROFILE
+from syncd.vendors.scormcloud.results import read_changes
 
 if TYPE_CHECKING:
     from syncd.http import HttpClient
+    from syncd.vendors.base import ResultRecord, Window
 
 log = get_logger("syncd.vendors.scormcloud")
 
@@ -73,6 +81,9 @@ ASSIGN_BY = ("registration", "private_invitation")
 LEAVERS = ("keep", "delete_incomplete")
 JOB_DONE = "COMPLETE"
 JOB_FAILED = ("ERROR", "CANCELLED")
+INVITATION_ADDRESSES = 100
+"""Most addresses syncd puts in one private invitation. The reference sets no limit on
+``InvitationEmailSchema.addresses``; this keeps one send job (and one retry of it) short."""
 
 
 class MissingRef(Permanent):
@@ -100,11 +111,17 @@ class ScormCloudConnector(Connector):
         registrations (plus one DELETE per registration not completed, unknown until
         then)."""
         calls = dict(cls.profile.calls)
+        profile = cls.profile
         if _choice(connection.options, "assign_by", ASSIGN_BY) == "private_invitation":
             calls["assign_courses"] = 2
+            profile = replace(
+                profile,
+                max_people_per_course_call=INVITATION_ADDRESSES,
+                required_fields=(*profile.required_fields, "email"),
+            )
         if _choice(connection.options, "leavers", LEAVERS) == "delete_incomplete":
             calls["deactivate_user"] = 1
-        return replace(cls.profile, calls=calls)
+        return replace(profile, calls=calls)
 
     def __init__(self, connection: ConnectionConfig, *, client: HttpClient | None = None) -> None:
         options = connection.options
@@ -151,6 +168,7 @@ class ScormCloudConnector(Connector):
             handles(ops.ReactivateUser, self._reactivate_user),
             handles(ops.DeleteUser, self._delete_user),
             handles(ops.AssignCourses, self._assign_courses),
+            handles(ops.AssignCoursePeople, self._assign_course_people),
             handles(ops.UnassignCourse, self._unassign_course),
         )
 
@@ -302,13 +320,60 @@ class ScormCloudConnector(Connector):
             raise
         return False
 
+    def _assign_course_people(self, op: ops.AssignCoursePeople, refs: Refs) -> Outcome:
+        """One private invitation to every person's address. People whose address the send
+        job refused are left out of ``added`` (the mirror records only the others, and the
+        next plan asks for them again); when the job refused everyone, the op is dead."""
+        before = self.client.calls.total
+        address_of = {p: self._learner_id(p, refs) for p in op.external_ids}
+        sent = self._send_invitation(op.course_id, list(dict.fromkeys(address_of.values())))
+        refused = {p: sent.failed[a] for p, a in address_of.items() if a in sent.failed}
+        added = [p for p in op.external_ids if p not in refused]
+        if not added:
+            reasons = "; ".join(sorted(set(refused.values())))
+            raise Permanent(
+                f"scormcloud: invitation {sent.invitation_id} to course {op.course_id} "
+                f"failed: {reasons}",
+                status=200,
+            )
+        if refused:
+            log.warning(
+                "scormcloud.invitation_partly_refused",
+                course_id=op.course_id,
+                refused=sorted(refused),
+                reasons=sorted(set(refused.values())),
+            )
+        detail: dict[str, Any] = {"course_ids": [op.course_id], "added": added}
+        if refused:
+            detail["refused"] = sorted(refused)
+        return Outcome.done(
+            op,
+            calls=self.calls_since(before),
+            adopted=all(address_of[p] in sent.existing for p in added),
+            detail=detail,
+        )
+
     def _invite(self, address: str, course_id: str) -> bool:
-        """One private invitation to ``address``, its send job followed to the end; True
-        when the registration existed already (the job refused it as a duplicate)."""
+        """One private invitation to ``address``; True when the registration existed
+        already (the job refused it as a duplicate)."""
+        sent = self._send_invitation(course_id, [address])
+        if address in sent.failed:
+            raise Permanent(
+                f"scormcloud: invitation {sent.invitation_id} to course {course_id} failed: "
+                f"{sent.failed[address]}",
+                status=200,
+            )
+        return address in sent.existing
+
+    def _send_invitation(self, course_id: str, addresses: list[str]) -> wire.Sent:
+        """One private invitation to ``addresses``, its send job followed to the end, and
+        what became of each address (``wire.invitation_outcome``). Still sending after
+        ``job_polls`` reads: Retryable (the repeat is harmless: ``FAIL`` skips addresses
+        already registered and reports them as existing)."""
         body = {
             "courseId": course_id,
             "creatingUserEmail": self.creating_user_email,
-            "invitationEmail": {"subject": self.subject, "body": self.body, "addresses": [address]},
+            "invitationEmail": {"subject": self.subject, "body": self.body, "addresses": addresses},
             "duplicateRegistrationOption": "FAIL",
         }
         answer = self.client.request("POST", "/invitations/private", json_body=body).json()
@@ -320,19 +385,18 @@ class ScormCloudConnector(Connector):
             if poll:
                 time.sleep(self.job_poll_seconds)
             job = self._get(path)
-            status = wire.text(job.get("status") if isinstance(job, dict) else None).upper()
-            if status == JOB_DONE:
-                return False
-            if status in JOB_FAILED:
+            job = job if isinstance(job, dict) else {}
+            status = wire.text(job.get("status")).upper()
+            if status == JOB_DONE or status in JOB_FAILED:
                 errors = [wire.text(e) for e in (job.get("errors") or ())]
-                if errors and all(wire.REGISTRATION_EXISTS in e.lower() for e in errors):
-                    return True
-                reason = "; ".join(errors) or status
-                raise Permanent(
-                    f"scormcloud: invitation {invitation_id} to course {course_id} failed: "
-                    f"{reason}",
-                    status=200,
-                )
+                sent = wire.invitation_outcome(invitation_id, addresses, status == JOB_DONE, errors)
+                if sent.unplaced:
+                    log.warning(
+                        "scormcloud.invitation_errors",
+                        invitation_id=invitation_id,
+                        errors=list(sent.unplaced),
+                    )
+                return sent
         raise Retryable(
             f"scormcloud: invitation {invitation_id} to course {course_id} still sending "
             f"after {self.job_polls} status reads",
@@ -379,6 +443,18 @@ class ScormCloudConnector(Connector):
             if learner_id and learner_id not in seen:
                 seen.add(learner_id)
                 yield learner_id
+
+    # ----------------------------------------------------------------------- results
+
+    result_span = None
+    """Any span is one paged read (``since``/``until`` take any range, ``more`` pages it):
+    a window costs at least one read even with nothing in it, so cutting spans only adds
+    reads; a backfill of n registrations is ceil(n / page) reads, the least there is."""
+    result_scan = False
+
+    def results(self, window: Window) -> Iterator[ResultRecord]:
+        """The registrations updated in ``window`` (``results.py``), page by page."""
+        return read_changes(self._get, window, hris_key=self.assign_by == "registration")
 
     # ----------------------------------------------------------------------- signup links
 

@@ -30,6 +30,7 @@ PROFILE = VendorProfile(
         "reactivate_user": 0,
         "delete_user": 2,
         "assign_courses": 1,
+        "assign_course_people": 2,
         "unassign_course": 1,
     },
     required_fields=(),
@@ -46,5 +47,9 @@ the connection's ``leavers`` option: ``keep`` (the default, priced here: no call
 ``delete_incomplete`` (one listing plus one DELETE per incomplete registration). A
 ``delete_user`` is a listing plus a DELETE per registration, priced for one registration.
 ``assign_by = "private_invitation"`` costs 2 calls per assignment (the invitation and at
-least one job-status read), more than the 1 priced here.
+least one job-status read), more than the 1 priced here; an invitation takes many
+addresses, so the connection's profile (``ScormCloudConnector.profile_for``) then lets the
+plan use ``assign_course_people`` (one course, up to 100 people: 2 calls, priced here but
+planned only then) and requires an e-mail address (a person without one is skipped by
+the plan, not sent).
 """

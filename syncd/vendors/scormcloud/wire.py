@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 LEARNER_FIELDS: tuple[str, ...] = ("email", "firstName", "lastName")
@@ -74,3 +75,47 @@ def course_of(registration: Mapping[str, Any]) -> str:
 
 def completed(registration: Mapping[str, Any]) -> bool:
     return text(registration.get("registrationCompletion")).upper() == COMPLETED
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a private invitation's send job did with each address it was given.
+
+    ``failed``: address -> the job's reason, for addresses that got no registration;
+    ``existing``: addresses whose registration for the course existed already (refused
+    under ``duplicateRegistrationOption=FAIL``: the goal holds); ``unplaced``: errors that
+    name none of the addresses (a job-wide reason)."""
+
+    invitation_id: str
+    failed: Mapping[str, str]
+    existing: frozenset[str]
+    unplaced: tuple[str, ...]
+
+
+def invitation_outcome(
+    invitation_id: str, addresses: Sequence[str], complete: bool, errors: Sequence[str]
+) -> Sent:
+    """Each address's fate from ``InvitationJobStatusSchema`` (``status``, ``errors``).
+
+    The schema's errors are plain texts; one that names an address (as a whole, compared
+    case-blind) is about that address, and one saying the registration ``already exists``
+    means it is there. An address no error names was sent when the job is ``COMPLETE``;
+    when it ended ``ERROR`` or ``CANCELLED`` it failed with the job-wide errors."""
+    failed: dict[str, str] = {}
+    existing: set[str] = set()
+    named: set[int] = set()
+    for address in addresses:
+        pattern = re.compile(rf"(?<![\w.+@-]){re.escape(address)}(?![\w.+@-])", re.IGNORECASE)
+        mine = [n for n, error in enumerate(errors) if pattern.search(error)]
+        named.update(mine)
+        if mine and all(REGISTRATION_EXISTS in errors[n].lower() for n in mine):
+            existing.add(address)
+        elif mine:
+            failed[address] = "; ".join(errors[n] for n in mine)
+    unplaced = tuple(error for n, error in enumerate(errors) if n not in named)
+    if not complete:
+        reason = "; ".join(unplaced) or "the send job ended without sending"
+        for address in addresses:
+            if address not in existing and address not in failed:
+                failed[address] = reason
+    return Sent(invitation_id, failed, frozenset(existing), unplaced)

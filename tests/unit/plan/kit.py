@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from syncd.config import ConnectionConfig
 from syncd.plan.ops import (
     AddMembers,
+    AssignCoursePeople,
     AssignCourses,
     AssignGroupCourses,
     AssignLearningPaths,
@@ -30,7 +31,9 @@ from syncd.plan.ops import (
     LinkUser,
     Op,
     ReactivateUser,
+    RekeyUser,
     RemoveMember,
+    ReplaceMemberships,
     UnassignCourse,
     UnassignLearningPath,
     UpdateGroup,
@@ -198,7 +201,9 @@ EVERY_OP: list[Op] = [
     UpdateUser(external_id="E1", changes=(("FirstName", "A", "Ann"),), match_value="ann@x"),
     AddMembers(group_key="g:A/B", external_ids=("E1", "E2")),
     RemoveMember(group_key="g:A/B", external_id="E2"),
+    ReplaceMemberships(external_id="E1", group_key="g:A/B", removed=("g:A",)),
     AssignCourses(external_id="E1", course_ids=("C1", "C2")),
+    AssignCoursePeople(course_id="C1", external_ids=("E1",)),
     AssignGroupCourses(group_key="g:A/B", course_ids=("C3",), external_ids=("E1",)),
     AssignLearningPaths(external_id="E1", learning_path_ids=("LP1",)),
     UnassignCourse(external_id="E1", course_id="C2"),
@@ -206,6 +211,8 @@ EVERY_OP: list[Op] = [
     AssignCourses(external_id="E2", course_ids=("C1",)),
     DeactivateUser(external_id="E1", reason="terminated"),
     DeleteUser(external_id="E2", reason="absent from export"),
+    # E9 was never synced: the move changes nothing, the mirror above stays as it is.
+    RekeyUser(external_id="E3", previous_id="E9"),
 ]
 
 

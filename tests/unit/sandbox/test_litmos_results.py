@@ -410,3 +410,27 @@ def test_course_details_and_learning_path_get(api: httpx.Client) -> None:
     assert api.get(f"/learningpaths/{path['Id']}").json() == path
     assert api.get("/learningpaths/nope").status_code == 404
     assert api.get("/learningpaths", params={"search": "onboard"}).json() == [path]
+
+
+def test_path_results_change_only_with_their_own_courses(
+    seeded: RunningSandbox, api: httpx.Client
+) -> None:
+    """Progress in a course leaves the learner's other paths out of the delta, and a path
+    whose course is reset is no longer complete (nor dated)."""
+    assert seeded.admin is not None
+    seeded.admin.seed({"learning_paths": [{"name": "Leaders", "courses": ["LEAD1"]}]})
+    users, courses = _ids(api)
+    ann = users["ann.lee@example.com"]
+    paths = {p["Name"]: p["Id"] for p in api.get("/learningpaths").json()}
+    body = [{"Id": path_id} for path_id in paths.values()]
+    assert api.post(f"/users/{ann}/learningpaths", json=body).status_code == 201
+    _activity(seeded, user=ann, course="LEAD1", action="complete", at="2024-06-03T12:00:00Z")
+    june = {"since": "2024-06-01", "to": "2024-06-07"}
+    rows = api.get("/org/learningpaths/results", params=june).json()
+    assert [(r["Id"], r["Completed"]) for r in rows] == [(paths["Leaders"], True)]
+    for code in ("SAFE101", "GDPR1"):
+        _activity(seeded, user=ann, course=code, action="complete", at="2024-07-02T12:00:00Z")
+    assert api.put(f"/users/{ann}/courses/{courses['SAFE101']}/reset").status_code == 200
+    mine = {p["Name"]: p for p in api.get(f"/users/{ann}/learningpaths").json()}
+    assert (mine["Onboarding"]["Complete"], mine["Onboarding"]["DateCompleted"]) == (False, None)
+    assert mine["Leaders"]["Complete"] is True
