@@ -367,7 +367,7 @@ class Result(Base):
     __tablename__ = "results"
     __table_args__ = (
         UniqueConstraint("connection", "remote_user_id", "item_kind", "item_id"),
-        Index(None, "connection", "external_id"),
+        Index(None, "connection", "external_id", "item_kind", "item_id"),
         Index(None, "connection", "revision"),
     )
 

@@ -22,12 +22,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy import DateTime, Table, and_, case, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.state.db import dialect_insert
-from syncd.state.models import Cursor, MirrorUser, Result
+from syncd.state.models import Cursor, MirrorUser, Result, UTCDateTime
 
 WATERMARK = "results.watermark"
 REVISION = "results.revision"
@@ -209,35 +209,49 @@ EXPORT_COLUMNS = (
     "revision",
     "seen_at",
 )
+"""The columns an export may read."""
 
 
 def export_rows(
     db: Session,
     connections: Sequence[str],
+    columns: Sequence[str] = EXPORT_COLUMNS,
     *,
     after: Mapping[str, int] | None = None,
     upto: Mapping[str, int] | None = None,
     seen_since: datetime | None = None,
     batch: int = 5000,
 ) -> Iterator[tuple[Any, ...]]:
-    """The rows an export writes (``EXPORT_COLUMNS``), streamed: people syncd manages
-    (an HRIS key known), of ``connections``, with a revision above ``after[connection]``
-    and at most ``upto[connection]`` when given, seen at or after ``seen_since``, ordered
-    by connection, person and item so that two exports of one state are the same file."""
-    columns = [RESULTS.c[name] for name in EXPORT_COLUMNS]
-    for connection in connections:
-        query = select(*columns).where(
-            Result.connection == connection, Result.external_id.is_not(None)
+    """``columns`` of the rows an export writes (dates in UTC, naive on SQLite),
+    streamed: people syncd manages (an HRIS key known), of ``connections``, with a
+    revision above ``after[connection]`` and at most ``upto[connection]`` when given, seen
+    at or after ``seen_since``, ordered by person and item (the order of their index: no
+    sort) so that two exports of one state are the same file. Read through Core, not the
+    ORM: a million rows are plain tuples."""
+    unknown = [name for name in columns if name not in EXPORT_COLUMNS]
+    if unknown:
+        raise ValueError(f"not export columns: {unknown}")
+    # Dates without the aware-UTC wrapper of the model (naive UTC on SQLite, aware on
+    # PostgreSQL): a million rows times several dates is most of an export's reading.
+    chosen = [
+        type_coerce(RESULTS.c[name], DateTime()).label(name)
+        if isinstance(RESULTS.c[name].type, UTCDateTime)
+        else RESULTS.c[name]
+        for name in columns
+    ]
+    connection = db.connection()
+    for name in connections:
+        query = select(*chosen).where(
+            RESULTS.c.connection == name, RESULTS.c.external_id.is_not(None)
         )
-        if after and after.get(connection):
-            query = query.where(Result.revision > after[connection])
+        if after and after.get(name):
+            query = query.where(RESULTS.c.revision > after[name])
         if upto is not None:
-            query = query.where(Result.revision <= upto.get(connection, 0))
+            query = query.where(RESULTS.c.revision <= upto.get(name, 0))
         if seen_since is not None:
-            query = query.where(Result.seen_at >= seen_since)
-        query = query.order_by(Result.external_id, Result.item_kind, Result.item_id)
-        result = db.execute(query.execution_options(yield_per=batch))
-        for row in result:
+            query = query.where(RESULTS.c.seen_at >= seen_since)
+        query = query.order_by(RESULTS.c.external_id, RESULTS.c.item_kind, RESULTS.c.item_id)
+        for row in connection.execute(query.execution_options(yield_per=batch)):
             yield tuple(row)
 
 

@@ -40,6 +40,11 @@ class OffsetPaginator(Generic[T]):
     limit: int = 1000
     max_pages: int = 100_000
     what: str = "list"
+    bounded: bool = False
+    """Remember only the previous page's items, not the whole walk's: for reads whose
+    repeats are harmless (result pulls, upserted), so a walk of a million rows holds one
+    page of keys. An item shifted onto the next page is still dropped, and an endpoint
+    that ignores ``start`` is still caught."""
 
     def __iter__(self) -> Iterator[T]:
         seen: set[Hashable] = set()
@@ -49,9 +54,12 @@ class OffsetPaginator(Generic[T]):
             if not page:
                 return
             fresh = 0
+            earlier = seen
+            if self.bounded:
+                seen = set()
             for item in page:
                 ident = self.key(item)
-                if ident in seen:
+                if ident in earlier or ident in seen:
                     continue
                 seen.add(ident)
                 fresh += 1
@@ -79,6 +87,8 @@ class TokenPaginator(Generic[T]):
     key: Callable[[T], Hashable]
     max_pages: int = 100_000
     what: str = "list"
+    bounded: bool = False
+    """As :attr:`OffsetPaginator.bounded`: remember only the previous page's items."""
 
     def __iter__(self) -> Iterator[T]:
         seen: set[Hashable] = set()
@@ -86,9 +96,12 @@ class TokenPaginator(Generic[T]):
         token: str | None = None
         for _ in range(self.max_pages):
             items, token = self.fetch(token)
+            earlier = seen
+            if self.bounded:
+                seen = set()
             for item in items:
                 ident = self.key(item)
-                if ident not in seen:
+                if ident not in earlier and ident not in seen:
                     seen.add(ident)
                     yield item
             if not token:

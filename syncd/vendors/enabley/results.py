@@ -115,7 +115,7 @@ def _pages(
         following = page.get("paginationKey") if isinstance(page, dict) else None
         return wire.records(page), following if isinstance(following, str) else None
 
-    return iter(TokenPaginator(fetch=fetch, key=key, what=f"enabley {path}"))
+    return iter(TokenPaginator(fetch=fetch, key=key, what=f"enabley {path}", bounded=True))
 
 
 def _certificate_channels(get: Get) -> frozenset[str]:

@@ -503,6 +503,7 @@ class LitmosConnector(Connector):
         *,
         what: str,
         key: Callable[[dict[str, Any]], Hashable] | None = None,
+        bounded: bool = False,
     ) -> Iterator[dict[str, Any]]:
         def fetch(start: int, limit: int) -> list[dict[str, Any]]:
             return wire.as_items(self._get(path, {**params, "start": start, "limit": limit}))
@@ -513,6 +514,7 @@ class LitmosConnector(Connector):
                 key=key or _item_key,
                 limit=self.page_size,
                 what=f"litmos {what}",
+                bounded=bounded,
             )
         )
 
@@ -551,17 +553,27 @@ class LitmosConnector(Connector):
             params = {"since": wire.query_date(since), "to": wire.query_date(to)}
             if self.learning_path_results:
                 rows = self._pages(
-                    "/org/learningpaths/results", params, what="path results", key=result_key
+                    "/org/learningpaths/results",
+                    params,
+                    what="path results",
+                    key=result_key,
+                    bounded=True,
                 )
                 for item in rows:
                     yield path_record(item)
             assignments = {
                 result_key(item): assignment_row(item)
                 for item in self._pages(
-                    "/org/users/courses", params, what="course assignments", key=result_key
+                    "/org/users/courses",
+                    params,
+                    what="course assignments",
+                    key=result_key,
+                    bounded=True,
                 )
             }
-            rows = self._pages("/org/results/details", params, what="results", key=result_key)
+            rows = self._pages(
+                "/org/results/details", params, what="results", key=result_key, bounded=True
+            )
             yield from merged(rows, assignments)
             yield from self._assignments_alone(assignments)
 
@@ -607,7 +619,9 @@ class LitmosConnector(Connector):
         if not pieces:
             return
         params = {"since": wire.query_date(pieces[0][0]), "to": wire.query_date(pieces[-1][1])}
-        rows = self._pages("/results/details", params, what="results since", key=detail_key)
+        rows = self._pages(
+            "/results/details", params, what="results since", key=detail_key, bounded=True
+        )
         for item in rows:
             yield detail_record(item)
         if not self.learning_path_results:
@@ -615,7 +629,11 @@ class LitmosConnector(Connector):
         for piece_since, to in pieces:
             params = {"since": wire.query_date(piece_since), "to": wire.query_date(to)}
             path_rows = self._pages(
-                "/org/learningpaths/results", params, what="path results", key=result_key
+                "/org/learningpaths/results",
+                params,
+                what="path results",
+                key=result_key,
+                bounded=True,
             )
             for item in path_rows:
                 yield path_record(item)

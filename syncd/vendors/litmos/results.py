@@ -57,6 +57,7 @@ class AssignmentRow:
 
 
 def assignment_row(item: Mapping[str, Any]) -> AssignmentRow:
+    item = wire.folded(item)
     return AssignmentRow(
         assigned_at=_date(item, "CreatedDate", "AssignedDate"),
         updated_at=_date(item, "UpdatedDate"),
@@ -144,8 +145,9 @@ def detail_record(item: Mapping[str, Any]) -> ResultRecord:
 
 def assigned_record(user_id: str, item: Mapping[str, Any]) -> ResultRecord:
     """A course or path among a user's assignments (``POST /users/courses``)."""
+    item = wire.folded(item)
     kind = LEARNING_PATH if wire.as_bool(_get(item, "IsLearningPath", default=False)) else COURSE
-    item_id = wire.as_text(wire.get_field(item, "Id"))
+    item_id = wire.as_text(_get(item, "Id"))
     return _record(
         item,
         user_id=wire.as_text(_get(item, "UserId")) or user_id,
@@ -182,6 +184,7 @@ def _record(
     assigned: tuple[str, ...],
     name: tuple[str, ...] = ("Name",),
 ) -> ResultRecord:
+    item = wire.folded(item)
     done = wire.as_bool(_get(item, "Completed", "Complete", default=False))
     percentage = _number(_get(item, "PercentageComplete"))
     passed = _passed(item)
@@ -213,8 +216,9 @@ def _record(
     )
 
 
-def _get(item: Mapping[str, Any], *names: str, default: Any = None) -> Any:
-    value = wire.get_field(item, *names)
+def _get(row: Mapping[str, Any], *names: str, default: Any = None) -> Any:
+    """A member of a :func:`wire.folded` row (every reader here folds the row first)."""
+    value = wire.pick(row, *names)
     return default if value is None else value
 
 

@@ -163,6 +163,21 @@ def public_attrs(user: Mapping[str, Any]) -> dict[str, str]:
     return {k: as_text(v) for k, v in user.items() if k not in SECRET_USER_FIELDS}
 
 
+def folded(item: Mapping[str, Any]) -> dict[str, Any]:
+    """``item`` with its member names lower-cased, made once per row so that reading many
+    members case-blind (:func:`pick`) costs a dict lookup each, not a copy of the row."""
+    return {k.lower(): v for k, v in item.items()}
+
+
+def pick(row: Mapping[str, Any], *names: str) -> Any:
+    """The first of ``names`` (any casing) with a value in a :func:`folded` row."""
+    for name in names:
+        value = row.get(name.lower())
+        if value is not None:
+            return value
+    return None
+
+
 def get_field(item: Mapping[str, Any], *names: str) -> Any:
     """The first of ``names`` present, matched case-insensitively (key casing varies)."""
     for name in names:

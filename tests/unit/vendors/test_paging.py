@@ -67,3 +67,38 @@ def test_token_repeated_raises():
     pages = {None: ([1], "a"), "a": ([2], "a")}
     with pytest.raises(PagingError, match="token repeated"):
         list(TokenPaginator(lambda t: pages[t], key=lambda i: i))
+
+
+def test_a_bounded_walk_still_drops_an_item_shifted_onto_the_next_page():
+    items = list(range(25))
+
+    def fetch(start: int, limit: int) -> list[int]:
+        page = items[start : start + limit]
+        return [start - 1, *page[:-1]] if start == 10 else page  # 9 shows up again
+
+    walk = list(OffsetPaginator(fetch, key=lambda i: i, limit=10, bounded=True))
+    assert walk.count(9) == 1, "the item the vendor shifted onto the next page comes once"
+
+
+def test_a_bounded_walk_catches_an_endpoint_ignoring_start():
+    fetch, calls = offset_source(list(range(25)), ignore_start=True)
+    with pytest.raises(PagingError, match="repeats"):
+        list(OffsetPaginator(fetch, key=lambda i: i, limit=10, bounded=True))
+    assert len(calls) == 2
+
+
+def test_a_bounded_walk_remembers_one_page_not_the_whole_walk():
+    """An item seen two pages back comes again: only its neighbour page is remembered."""
+    pages = {0: [0, 1], 2: [2, 3], 4: [0, 5], 6: []}
+    walk = list(
+        OffsetPaginator(lambda start, limit: pages[start], key=lambda i: i, limit=2, bounded=True)
+    )
+    assert walk == [0, 1, 2, 3, 0, 5]
+    unbounded = list(OffsetPaginator(lambda start, limit: pages[start], key=lambda i: i, limit=2))
+    assert unbounded == [0, 1, 2, 3, 5]
+
+
+def test_a_bounded_token_walk_drops_repeats_of_the_previous_page_only():
+    pages = {None: ([1, 2], "a"), "a": ([2, 3], "b"), "b": ([1, 4], None)}
+    walk = list(TokenPaginator(lambda token: pages[token], key=lambda i: i, bounded=True))
+    assert walk == [1, 2, 3, 1, 4]

@@ -5,7 +5,9 @@ replaced rather than altered: the new one adds what HR reads (username, course i
 percentage, seconds tracked, assigned and expiry dates), what a regression needs
 (``previous_status``, ``regressed_at``) and the connection's pull ``revision`` that an
 export of "the changes since the last export" selects by (indexed), in place of
-``pulled_at``. The downgrade puts the first shape back (empty, as it always was).
+``pulled_at``; its index on the HRIS key also holds the item, in the export's order, so an
+export of a million rows is read in order instead of sorted. The downgrade puts the first
+shape back (empty, as it always was).
 
 Revision ID: 0003
 Revises: 0002
@@ -38,14 +40,10 @@ def _str(name: str, length: int, nullable: bool = False) -> sa.Column[object]:
     return sa.Column(name, sa.String(length=length), nullable=nullable)
 
 
-def _drop() -> None:
-    op.drop_index("ix_results_connection_external_id", table_name="results")
-    op.drop_table("results")
-
-
 def upgrade() -> None:
     op.drop_index("ix_results_connection_updated_at", table_name="results")
-    _drop()
+    op.drop_index("ix_results_connection_external_id", table_name="results")
+    op.drop_table("results")
     op.create_table(
         "results",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -76,13 +74,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_results"),
         sa.UniqueConstraint("connection", "remote_user_id", "item_kind", "item_id", name=UNIQUE),
     )
-    op.create_index("ix_results_connection_external_id", "results", ["connection", "external_id"])
+    op.create_index(
+        "ix_results_connection_external_id_item_kind_item_id",
+        "results",
+        ["connection", "external_id", "item_kind", "item_id"],
+    )
     op.create_index("ix_results_connection_revision", "results", ["connection", "revision"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_results_connection_revision", table_name="results")
-    _drop()
+    op.drop_index("ix_results_connection_external_id_item_kind_item_id", table_name="results")
+    op.drop_table("results")
     op.create_table(
         "results",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
