@@ -44,6 +44,9 @@ from syncd.log import REDACTOR
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _CREDENTIALS = re.compile(r"^connections\.[^.]+\.credentials\.")
+_SERVICE_SECRETS = re.compile(r"^service\.token$")
+"""Secrets only `syncd run` uses: another command (a CronJob's reconcile sharing the
+service's file) loads the file without their variables set."""
 _URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@/\s]+)@")
 
 Vendor = Literal["litmos", "scormcloud", "enabley"]
@@ -244,6 +247,15 @@ class SourceConfig(_Model):
     groups: list[GroupSpec] = Field(
         default_factory=list, description="Groupings (and hierarchies) built from columns."
     )
+    watch: bool = Field(
+        default=False,
+        description=(
+            "`syncd run` only: watch `path` (the file, or the newest file of the glob) and sync "
+            "the roster of every connection fed by this source soon after a new or changed "
+            "export appears (checked every `service.watch_every`; a file is taken once its size "
+            "and time stay the same over two checks, so a half-written file is not read)."
+        ),
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -369,10 +381,17 @@ class RateConfig(_Model):
 class ScheduleConfig(_Model):
     roster: str | None = Field(
         default=None,
-        description="When `syncd run` syncs the roster: a 5-field cron or an interval (`15m`).",
+        description=(
+            "When `syncd run` syncs the roster: a 5-field cron (local time) or an interval "
+            "(`15m`, counted from the service's start, which runs it at once). Unset: `1h`."
+        ),
     )
     results: str | None = Field(
-        default=None, description="When `syncd run` pulls course results; cron or interval."
+        default=None,
+        description=(
+            "When `syncd run` pulls course results; cron or interval as `roster`. Unset: `6h` "
+            "(pulls are incremental; vendors that cannot be read are not scheduled)."
+        ),
     )
 
     @field_validator("roster", "results")
@@ -847,6 +866,98 @@ class ResultsConfig(_Model):
         return parse_interval(self.overlap) or timedelta(0)
 
 
+def _is_interval(value: str) -> str:
+    if parse_interval(value) is None:
+        raise ValueError("must be an interval like `30s`, `1m` or `1h`")
+    return value
+
+
+class ServiceConfig(_Model):
+    http: str | None = Field(
+        default=None,
+        description=(
+            "`HOST:PORT` of the health, metrics and status endpoint of `syncd run` (`--http` "
+            "overrides); port 0 picks a free port (logged at start). Unset: no endpoint."
+        ),
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token the status page and `/status` require whenever it is set, as a "
+            "`${ENV}` reference; it must be set when `http` is not a loopback address. Never "
+            "logged; only `syncd run` needs its variable set."
+        ),
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _unset_when_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        """A variable left unset outside `syncd run` leaves no token (not an empty one)."""
+        return value if value is not None and value.get_secret_value() else None
+
+    drain_every: str = Field(
+        default="1m",
+        description=(
+            "How often each connection's outbox is drained between roster syncs, so retries "
+            "go out when they fall due (nothing is planned; a drain with nothing due costs no "
+            "vendor call)."
+        ),
+    )
+    budget: str = Field(
+        default="30m",
+        description=(
+            "A run (roster sync, drain or result pull) longer than this is reported: a log "
+            "line, `over budget` as the job's last outcome and a stuck connection for "
+            "`/readyz` while it lasts. The run itself is not stopped."
+        ),
+    )
+    stop_grace: str = Field(
+        default="30s",
+        description=(
+            "How long SIGTERM waits for the runs in flight to finish their vendor call and "
+            "stop; past it the process exits anyway (the outbox stays consistent)."
+        ),
+    )
+    ownership_seconds: int = Field(
+        default=30,
+        ge=3,
+        description=(
+            "Time to live of a replica's ownership of a connection (a lease row renewed every "
+            "third of it): a replica that dies loses its connections within this long and "
+            "another replica takes them over."
+        ),
+    )
+    watch_every: str = Field(
+        default="5s",
+        description="How often watched sources (`sources.*.watch`) are checked for a new export.",
+    )
+
+    @field_validator("drain_every", "budget", "stop_grace", "watch_every")
+    @classmethod
+    def _intervals(cls, value: str) -> str:
+        return _is_interval(value)
+
+    @field_validator("http")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_address(value)
+        return value
+
+    def seconds(self, name: Literal["drain_every", "budget", "stop_grace", "watch_every"]) -> float:
+        """One of the interval fields in seconds."""
+        return (parse_interval(getattr(self, name)) or timedelta(0)).total_seconds()
+
+
+def split_address(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:8080` for IPv6) -> (host, port); a ValueError says what is wrong."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"`{text}` is not HOST:PORT (e.g. `127.0.0.1:8080`; port 0: any free)")
+    return host, int(port)
+
+
 class Config(_Model):
     state: StateConfig = Field(default_factory=StateConfig, description="State database.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
@@ -856,6 +967,9 @@ class Config(_Model):
     )
     results: ResultsConfig = Field(
         default_factory=ResultsConfig, description="Result pulls and the results export."
+    )
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig, description="`syncd run`: the long-running service."
     )
     path: Annotated[Path | None, Field(exclude=True)] = None
 
@@ -919,6 +1033,7 @@ def _resolve_env(
     resolved: list[tuple[str, str]],
     *,
     require_credentials: bool = True,
+    runs_service: bool = False,
 ) -> Any:
     """Replace `${NAME}` references everywhere; collect unset ones and what was substituted."""
     if isinstance(node, dict | list):
@@ -932,6 +1047,7 @@ def _resolve_env(
                 missing,
                 resolved,
                 require_credentials=require_credentials,
+                runs_service=runs_service,
             )
             for k, v in items
         }
@@ -941,7 +1057,10 @@ def _resolve_env(
         def sub(match: re.Match[str]) -> str:
             value = os.environ.get(match.group(1))
             if value is None:
-                if require_credentials or not _CREDENTIALS.search(where):
+                optional = (not require_credentials and _CREDENTIALS.search(where)) or (
+                    not runs_service and _SERVICE_SECRETS.search(where)
+                )
+                if not optional:
                     missing.append(f"{where}: environment variable {match.group(1)} is not set")
                 return ""
             resolved.append((where, value))
@@ -986,9 +1105,17 @@ def _format_errors(exc: ValidationError) -> list[str]:
 
 
 def load(
-    path: str | Path, *, require_credentials: bool = True, sources_only: bool = False
+    path: str | Path,
+    *,
+    require_credentials: bool = True,
+    sources_only: bool = False,
+    runs_service: bool = False,
 ) -> Config:
     """Read, resolve and validate one TOML file; every problem is listed in one ConfigError.
+
+    ``runs_service=True`` is for `syncd run`: only then must the variables of the secrets
+    only the service uses (``service.token``) be set; elsewhere an unset one leaves it
+    unset.
 
     ``require_credentials=False`` is for commands that never call an LMS: an unset variable
     in a connection's credentials then leaves that credential empty instead of being an
@@ -1010,7 +1137,14 @@ def load(
         raw = {key: value for key, value in raw.items() if key not in ("state", "connections")}
     missing: list[str] = []
     substituted: list[tuple[str, str]] = []
-    resolved = _resolve_env(raw, "", missing, substituted, require_credentials=require_credentials)
+    resolved = _resolve_env(
+        raw,
+        "",
+        missing,
+        substituted,
+        require_credentials=require_credentials,
+        runs_service=runs_service,
+    )
     # Before validation, so that even the errors below cannot show one.
     REDACTOR.add_secrets([*(value for _where, value in substituted), *_literal_secrets(resolved)])
     problems = list(missing)

@@ -11,6 +11,8 @@ change here only). What happens to every request:
    Litmos' 503) pauses the whole credential for ``Retry-After`` or a full window;
 3. one structured log line: vendor, method, path without the query, status, duration --
    never headers, query strings or bodies, which carry API keys, ``source`` and login keys;
+   the same fields go to every observer added with :func:`add_observer` (the service's
+   metrics);
 4. non-2xx answers and transport failures become :mod:`syncd.errors`:
    ``RateLimited`` (pause), ``Retryable`` (5xx, 408, timeouts, connection errors),
    ``Conflict`` (409; the vendor module decides what its reason means),
@@ -35,7 +37,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -327,6 +329,41 @@ class RateLimitedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+Observer = Callable[[str, str, str, int | None, float], None]
+"""Told of every request as it is logged: (vendor, method, path without the query, status
+or None when no answer came, seconds). The service's metrics are one."""
+
+_observers: tuple[Observer, ...] = ()
+_observers_lock = threading.Lock()
+
+
+def add_observer(observer: Observer) -> None:
+    """Tell ``observer`` of every request from now on, in every client of this process."""
+    global _observers
+    with _observers_lock:
+        _observers = (*_observers, observer)
+
+
+def remove_observer(observer: Observer) -> None:
+    """Stop telling ``observer`` (once per :func:`add_observer`; unknown ones are ignored)."""
+    global _observers
+    with _observers_lock:
+        kept = list(_observers)
+        if observer in kept:
+            kept.remove(observer)
+        _observers = tuple(kept)
+
+
+def _notify(vendor: str, method: str, path: str, status: int | None, seconds: float) -> None:
+    """Observers see the tuple as it was when the request ended (copy-on-write: no lock
+    on the request path); one that raises never fails the request."""
+    for observer in _observers:
+        try:
+            observer(vendor, method, path, status, seconds)
+        except Exception as exc:  # an observer's bug must not become a vendor error
+            log.warning("http.observer_failed", error=type(exc).__name__)
+
+
 class HttpClient:
     """One vendor connection's HTTP client: keep-alive, paced, counted, errors mapped."""
 
@@ -437,14 +474,16 @@ class HttpClient:
     def _log(
         self, method: str, path: str, status: int | None, started: float, **extra: Any
     ) -> None:
+        seconds = time.perf_counter() - started
         fields = {
             "vendor": self.vendor,
             "method": method,
             "path": path,
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "duration_ms": round(seconds * 1000, 1),
             **extra,
         }
+        _notify(self.vendor, method, path, status, seconds)
         if status is not None and status < 400:
             log.debug("http.request", **fields)
         else:

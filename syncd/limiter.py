@@ -175,6 +175,19 @@ class Limiter:
         with self._cond:
             return max(self._paused_until - self._clock(), 0.0)
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered (read-only, for status and metrics)."""
+        with self._cond:
+            return self._in_flight
+
+    def utilization(self) -> float:
+        """Share of the rule's allowance held now (answered within the window, or in
+        flight): 1.0 means the next caller waits. Read-only, for status and metrics."""
+        with self._cond:
+            self._prune(self._clock())
+            return (len(self._done) + self._in_flight) / self._rule.requests
+
     def recent(self) -> list[float]:
         """Epoch times still holding a slot (in-flight ones as now), to persist over a restart."""
         with self._cond:
@@ -261,6 +274,34 @@ def _decode_history(text: str) -> tuple[float, bool, list[float]] | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryUse:
+    """What a saved send history (:meth:`Limiter.snapshot`) still counts against a rule."""
+
+    held: int
+    """Requests whose slot had not run out at ``now`` (with ``unrecorded`` ones, as a
+    restart would count them)."""
+    clean: bool
+    saved_at: float
+    """Epoch seconds the snapshot was taken."""
+
+
+def history_use(
+    text: str, rule: RateRule, now_epoch: float, *, unrecorded: int = UNRECORDED_CALLS
+) -> HistoryUse | None:
+    """How much of ``rule`` a saved history holds at ``now_epoch``, counted as
+    :meth:`Limiter.restore` would; None when the text is not a history this version reads."""
+    decoded = _decode_history(text)
+    if decoded is None:
+        return None
+    saved, clean, stamps = decoded
+    hold = rule.per_seconds + DEFAULT_MARGIN
+    held = sum(1 for stamp in stamps if stamp + hold > now_epoch)
+    if not clean and saved + hold > now_epoch:
+        held += unrecorded
+    return HistoryUse(held=held, clean=clean, saved_at=saved)
+
+
 def credential_key(vendor: str, base_url: str, credential: str) -> str:
     """Registry key for a credential: a hash stands in for it, so no secret is ever kept."""
     digest = hashlib.sha256(credential.encode()).hexdigest()[:16]
@@ -285,6 +326,12 @@ def limiter_for(vendor: str, base_url: str, credential: str, rule: RateRule) -> 
         elif rule != limiter.rule and _per_second(rule) < _per_second(limiter.rule):
             limiter.set_rule(rule)
         return limiter
+
+
+def limiters() -> dict[str, Limiter]:
+    """The shared limiters made so far, by key (a copy: for status and metrics to read)."""
+    with _REGISTRY_LOCK:
+        return dict(_REGISTRY)
 
 
 def forget_limiters() -> None:

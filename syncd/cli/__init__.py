@@ -13,7 +13,18 @@ import sys
 
 import typer
 
-from syncd.cli import config_cmd, db, plan, queue, reconcile, results, sandbox, validate
+from syncd.cli import (
+    config_cmd,
+    db,
+    plan,
+    queue,
+    reconcile,
+    results,
+    run,
+    sandbox,
+    status,
+    validate,
+)
 from syncd.cli.console import error
 from syncd.errors import SyncdError
 
@@ -25,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue, results):
+for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue, results, run, status):
     _module.register(app)
 
 

@@ -50,6 +50,7 @@ from syncd.pipeline.connection import (
     sandboxed,
     save_pacing,
 )
+from syncd.pipeline.drain import recover
 from syncd.pipeline.links import LinksReport, checked, needs_groups, sync_links
 from syncd.plan import Listing, Mirror, Plan
 from syncd.plan.drift import Drift
@@ -59,7 +60,6 @@ from syncd.queue.worker import (
     LeaseKeeper,
     Worker,
     WorkerSettings,
-    holder_is_dead,
     utcnow,
     worker_identity,
 )
@@ -409,27 +409,12 @@ class _ConnectionRun:
 
     def _recover(self) -> None:
         """Free what a dead process left: its claims, and its runs marked running."""
-        now = utcnow()
-        if self.store.dialect == "sqlite":
-            freed = self.store.release_claims(now=now)
-        else:
-            dead = [h for h in self.store.claim_holders() if holder_is_dead(h)]
-            freed = self.store.release_claims(now=now, holders=dead) if dead else 0
-        with self.sessions.begin() as db:
-            stale = runs.unfinished_runs(db, self.name)
-            for run_id in stale:
-                runs.finish_run(
-                    db,
-                    run_id,
-                    status=RunStatus.FAILED,
-                    now=now,
-                    message="interrupted before it finished; later runs finish its ops",
-                )
+        freed, stale = recover(self.store, self.sessions, self.name)
         if freed or stale:
             self.progress.note(
                 self.name,
                 f"recovered from an interrupted run: {freed} claimed op(s) released, "
-                f"{len(stale)} run(s) closed",
+                f"{stale} run(s) closed",
             )
 
     def _drain(

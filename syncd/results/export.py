@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -146,21 +147,25 @@ def _xlsx(handle: IO[Any], columns: Sequence[str], rows: Iterable[list[Any]]) ->
     import xlsxwriter  # type: ignore[import-untyped]
 
     book = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False})
-    sheet = book.add_worksheet("results")
-    for col, name in enumerate(columns):
-        sheet.write_string(0, col, name)
-    for line, cells in enumerate(rows, start=1):
-        if line >= XLSX_ROWS:
-            raise ConfigError(
-                f"the export has more than {XLSX_ROWS - 1:,} rows, Excel's limit: "
-                "use --format csv or json"
-            )
-        for col, value in enumerate(cells):
-            if isinstance(value, int | float):
-                sheet.write_number(line, col, value)
-            elif value != "":
-                sheet.write_string(line, col, str(value))
-    book.close()
+    try:
+        sheet = book.add_worksheet("results")
+        for col, name in enumerate(columns):
+            sheet.write_string(0, col, name)
+        for line, cells in enumerate(rows, start=1):
+            if line >= XLSX_ROWS:
+                raise ConfigError(
+                    f"the export has more than {XLSX_ROWS - 1:,} rows, Excel's limit: "
+                    "use --format csv or json"
+                )
+            for col, value in enumerate(cells):
+                if isinstance(value, int | float):
+                    sheet.write_number(line, col, value)
+                elif value != "":
+                    sheet.write_string(line, col, str(value))
+    finally:
+        # Also on a refusal: the workbook's temporary row files are closed and removed
+        # (the half-written file itself is the atomic writer's to discard).
+        book.close()
 
 
 _WRITERS: dict[str, tuple[str, dict[str, Any], Callable[..., None]]] = {
@@ -217,7 +222,7 @@ def export(
             )
             mode, options, write = _WRITERS[fmt]
             try:
-                with atomic.replacing(path, mode, **options) as handle:
+                with closing(rows), atomic.replacing(path, mode, **options) as handle:
                     write(handle, settings.columns, _counted(rows, shape, report))
             except OSError as exc:
                 raise ConfigError(

@@ -101,3 +101,13 @@ def current(db: Session | Connection, name: str) -> LeaseInfo | None:
         )
     ).one_or_none()
     return None if row is None else LeaseInfo(*row)
+
+
+def listed(db: Session | Connection, prefix: str) -> list[LeaseInfo]:
+    """Every lease whose name starts with ``prefix`` (expired ones included), by name."""
+    rows = db.execute(
+        select(Lease.name, Lease.holder, Lease.expires_at, Lease.acquired_at)
+        .where(Lease.name.startswith(prefix, autoescape=True))
+        .order_by(Lease.name)
+    )
+    return [LeaseInfo(*row) for row in rows]

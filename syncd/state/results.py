@@ -18,7 +18,7 @@ no assignment or start date: see ``KEPT``) never blanks one already known.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -221,7 +221,7 @@ def export_rows(
     upto: Mapping[str, int] | None = None,
     seen_since: datetime | None = None,
     batch: int = 5000,
-) -> Iterator[tuple[Any, ...]]:
+) -> Generator[tuple[Any, ...], None, None]:
     """``columns`` of the rows an export writes (dates in UTC, naive on SQLite),
     streamed: people syncd manages (an HRIS key known), of ``connections``, with a
     revision above ``after[connection]`` and at most ``upto[connection]`` when given, seen
@@ -251,8 +251,11 @@ def export_rows(
         if seen_since is not None:
             query = query.where(RESULTS.c.seen_at >= seen_since)
         query = query.order_by(RESULTS.c.external_id, RESULTS.c.item_kind, RESULTS.c.item_id)
-        for row in connection.execute(query.execution_options(yield_per=batch)):
-            yield tuple(row)
+        # Closed even when the reader stops early (a refused XLSX): PostgreSQL streams
+        # through a server-side cursor that must not outlive the export.
+        with connection.execute(query.execution_options(yield_per=batch)) as result:
+            for row in result:
+                yield tuple(row)
 
 
 def unmanaged_count(db: Session, connection: str) -> int:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typer.testing import CliRunner
 
@@ -411,12 +412,12 @@ def lms(sandbox: RunningSandbox) -> Snapshot:
     )
 
 
-def mirror(db_url: str) -> Snapshot:
+def mirror(db_url: str, connection: str = "lms") -> Snapshot:
     """What syncd's mirror says the LMS holds, in remote ids."""
     engine = create_engine_for(db_url)
     try:
         with engine.connect() as db:
-            m = load_mirror(db, "lms", decode_attrs=True)
+            m = load_mirror(db, connection, decode_attrs=True)
     finally:
         engine.dispose()
     user_ids = dict(zip(m.users["external_id"], m.users["remote_id"], strict=True))
@@ -897,3 +898,131 @@ def kill_cycles(
             f"lost or refused {about}\n{tail}"
         )
     return kills
+
+
+# --------------------------------------------------------------------------- the service
+
+
+def service_toml(**settings: str | int) -> str:
+    """A ``[service]`` table (strings quoted, numbers as they are) for ``syncd run``."""
+    lines = [
+        f"{key} = {value!r}".replace("'", '"') if isinstance(value, str) else f"{key} = {value}"
+        for key, value in settings.items()
+    ]
+    return "\n[service]\n" + "\n".join(lines) + "\n"
+
+
+def schedule_toml(connection: str, **when: str) -> str:
+    """A connection's ``schedule`` table (``roster``, ``results``)."""
+    lines = [f'{kind} = "{value}"' for kind, value in when.items()]
+    return f"\n[connections.{connection}.schedule]\n" + "\n".join(lines) + "\n"
+
+
+class ServiceProcess:
+    """``syncd run`` in the background, its JSON log lines collected as they come."""
+
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "run", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
+        self.raw: list[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._lock:
+                self.raw.append(line)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Log events so far (``name``: only those)."""
+        with self._lock:
+            lines = list(self.raw)
+        found = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and (name is None or event.get("event") == name):
+                found.append(event)
+        return found
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self.raw)
+
+    def wait_for(self, check: Callable[[], Any], *, timeout: float, what: str) -> Any:
+        """Poll ``check`` until it returns something true; fail naming ``what``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        value = check()
+        if value:
+            return value
+        raise AssertionError(
+            f"timed out waiting for {what}; exit {self.proc.poll()}\n{self.text()[-6000:]}"
+        )
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def finish(self, timeout: float) -> int:
+        """Wait for the process to end (killed if it does not); its exit code."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(
+                f"syncd run did not stop within {timeout} s\n{self.text()[-6000:]}"
+            ) from None
+        self._reader.join(timeout=5)
+        self._close_pipe()
+        return code
+
+    def _close_pipe(self) -> None:
+        if self.proc.stderr is not None and not self._reader.is_alive():
+            self.proc.stderr.close()
+
+    def close(self) -> None:
+        """Kill it if it still runs (a test's cleanup)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        self._close_pipe()
+
+
+def finished_runs(service: ServiceProcess, job: str, outcome: str = "ok") -> int:
+    """How many runs of ``job`` the service finished with ``outcome``."""
+    return sum(
+        1
+        for e in service.events("service.run_finished")
+        if e.get("job") == job and e.get("outcome") == outcome
+    )
+
+
+def in_sync(setup: Setup, rows: Sequence[dict[str, str]]) -> bool:
+    """:func:`assert_in_sync` as a condition to wait for."""
+    try:
+        assert_in_sync(setup, rows)
+    except (AssertionError, KeyError, SyncdError, SQLAlchemyError):
+        return False  # not yet (the service may not even have made its tables)
+    return True

@@ -190,3 +190,21 @@ def test_an_outbound_path_that_is_a_file_is_one_plain_error(tmp_path, state_url)
 def test_unknown_columns_are_refused_when_the_config_loads(tmp_path, state_url):
     with pytest.raises(ConfigError, match="unknown column"):
         configured(tmp_path, state_url, columns='"employee_id", "password"')
+
+
+def test_an_xlsx_over_excels_row_limit_is_refused_and_leaves_no_file(
+    tmp_path, state_url, monkeypatch
+):
+    from syncd.results import export as export_module
+
+    monkeypatch.setattr(export_module, "XLSX_ROWS", 3)
+    put(state_url, result("E1"), result("E2"), result("E3"))
+    with pytest.raises(ConfigError, match=r"more than 2 rows, Excel's limit: use --format csv"):
+        export(configured(tmp_path, state_url), fmt="xlsx", now=NOW)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", ""])
+def test_an_export_name_that_is_not_a_plain_file_name_is_refused(tmp_path, state_url, name):
+    with pytest.raises(ConfigError, match=r"results\.name"):
+        configured(tmp_path, state_url, extra=f'name = "{name}"')

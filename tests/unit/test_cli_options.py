@@ -20,3 +20,24 @@ def test_a_today_that_is_not_a_date_is_one_plain_error(written):
     with pytest.raises(ConfigError) as caught:
         as_of(written)
     assert str(caught.value) == f"--today {written!r} is not a date (YYYY-MM-DD)"
+
+
+def test_results_export_options_written_wrongly_are_one_plain_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from syncd.cli import app
+
+    config = tmp_path / "syncd.toml"
+    database = tmp_path / "s.db"
+    config.write_text(
+        f'[state]\nurl = "sqlite:///{database}"\n[sources.hris]\npath = "x.csv"\n'
+        'columns = { employee_id = "E", first_name = "F", last_name = "L", email = "M" }\n',
+        encoding="utf-8",
+    )
+    for args, expected in (
+        (["--since", "yesterday"], "--since 'yesterday' is not a date (YYYY-MM-DD)"),
+        (["--format", "pdf"], "--format 'pdf': choose csv, xlsx or json"),
+    ):
+        outcome = CliRunner().invoke(app, ["results", "export", "--config", str(config), *args])
+        assert outcome.exit_code != 0
+        assert str(outcome.exception) == expected

@@ -154,6 +154,7 @@ ONLY_IN = [
     ("httpcore", ("syncd/http.py",)),
     ("typer", ("syncd/cli/",)),
     ("rich", ("syncd/cli/",)),
+    ("prometheus_client", ("syncd/service/",)),
 ]
 
 
