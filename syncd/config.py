@@ -152,6 +152,96 @@ class GroupSpec(_Model):
     )
 
 
+class IntegrityConfig(_Model):
+    """The export's integrity gate: file-level checks before any plan (see plan/integrity.py).
+
+    Each check compares the export with the last one the connection accepted, so a first
+    run passes every comparison. ``--allow-mass-change`` does not pass a failing check;
+    ``--accept-file CHECK`` passes it for one run.
+    """
+
+    manifest: str | None = Field(
+        default=None,
+        description=(
+            "A file beside the export holding its data row count (one integer, nothing else), "
+            "e.g. `{stem}.count` (`{stem}`: the export's name without its suffix, `{name}`: "
+            "with it). The run stops when it is missing, unreadable or disagrees with the "
+            "rows read. Unset: no manifest."
+        ),
+    )
+    max_age: str | None = Field(
+        default=None,
+        description=(
+            "Stop when the export (the newest file of the glob) was last modified longer ago "
+            "than this (`26h`, `2d`): the HRIS job that writes it has stopped. Unset: no "
+            "age limit."
+        ),
+    )
+    same_file: bool = Field(
+        default=False,
+        description=(
+            "A file identical (sha256) to the last one the connection accepted, with the same "
+            "configuration on the same day, is not planned again: the run records "
+            "`nothing new` and exits 0 (a cron rerun is not an error). Off by default: "
+            "planning the same file again is harmless (an empty plan) and retries what failed."
+        ),
+    )
+    header: bool = Field(
+        default=True,
+        description=(
+            "Stop when a column was added, removed or renamed since the last accepted export "
+            "(a new order of the same columns is fine)."
+        ),
+    )
+    encoding: bool = Field(
+        default=True,
+        description=(
+            "Stop when the export's encoding (UTF-8 with or without BOM count as one) or "
+            "delimiter differs from the last accepted export's."
+        ),
+    )
+    max_empty_rise: float | None = Field(
+        default=20.0,
+        ge=0,
+        le=100,
+        description=(
+            "Stop when the share of empty values of a column the mapping reads rose by more "
+            "than this many percentage points since the last accepted export (a column gone "
+            "blank). Unset: not checked."
+        ),
+    )
+    empty_min_rows: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "`max_empty_rise` compares exports of at least this many rows only (in a small "
+            "file one blank cell is many points)."
+        ),
+    )
+
+    @field_validator("max_age")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        if value is not None and parse_interval(value) is None:
+            raise ValueError("must be an interval like `26h`, `90m` or `2d`")
+        return value
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(stem="x", name="x")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("may use only `{stem}` and `{name}`") from None
+            if "/" in value or "\\" in value:
+                raise ValueError("names a file beside the export (no folders)")
+        return value
+
+    def age_limit(self) -> timedelta | None:
+        return None if self.max_age is None else parse_interval(self.max_age)
+
+
 class SourceConfig(_Model):
     path: str = Field(
         description=(
@@ -255,6 +345,10 @@ class SourceConfig(_Model):
             "export appears (checked every `service.watch_every`; a file is taken once its size "
             "and time stay the same over two checks, so a half-written file is not read)."
         ),
+    )
+    integrity: IntegrityConfig = Field(
+        default_factory=IntegrityConfig,
+        description="The integrity gate every export passes before it is planned.",
     )
 
     @field_validator("delimiter")
@@ -465,6 +559,25 @@ class DeprovisionConfig(_Model):
     grace_days: int = Field(
         default=0, ge=0, description="Days after termination before deactivating."
     )
+    absent_exports: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Deactivate (or delete) a synced person missing from the export only once they "
+            "have been missing from this many consecutive accepted exports (0 or 1: at the "
+            "first; the same file read again counts once); until then they are pending "
+            "deactivation. Explicit leavers are not delayed."
+        ),
+    )
+    absent_hours: float = Field(
+        default=0,
+        ge=0,
+        description=(
+            "And only once they have been missing for this many hours since the first "
+            "accepted export that lacked them (0: no time condition). With absent_exports, "
+            "both must be reached."
+        ),
+    )
     reactivate: bool = Field(default=True, description="Reactivate people who come back.")
     remove_memberships: bool = Field(
         default=True, description="Remove team memberships when people move groups."
@@ -494,6 +607,53 @@ class SafeguardConfig(_Model):
         description=(
             "Refuse an export with fewer rows than this share of the last accepted one "
             "(a truncated file)."
+        ),
+    )
+    max_group_removals: int = Field(
+        default=100,
+        ge=0,
+        description="Most removals of people from groups one run may make.",
+    )
+    max_group_removal_percent: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="Most group removals as a percentage of the memberships syncd holds.",
+    )
+    max_unassignments: int = Field(
+        default=100,
+        ge=0,
+        description="Most course and learning path unassignments one run may make.",
+    )
+    max_unassignment_percent: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="Most unassignments as a percentage of the assignments syncd holds.",
+    )
+    max_field_changes: int = Field(
+        default=500,
+        ge=0,
+        description=(
+            "Most people whose value of any one field (or whose groups) one run may change."
+        ),
+    )
+    max_field_change_percent: float = Field(
+        default=15.0,
+        ge=0,
+        le=100,
+        description=(
+            "Most people whose value of any one field (or whose groups) one run may change, "
+            "as a percentage of the active synced people (a mapping change moving everyone)."
+        ),
+    )
+    mass_change_min_population: int = Field(
+        default=20,
+        ge=0,
+        description=(
+            "The group removal, unassignment and field change percentages apply only from "
+            "this many memberships, assignments or active synced people (5 people changing "
+            "one title is not a mass change); their counts always apply."
         ),
     )
     allow_mass_change: bool = Field(

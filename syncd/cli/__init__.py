@@ -16,6 +16,7 @@ import typer
 from syncd.cli import (
     config_cmd,
     db,
+    explain,
     plan,
     queue,
     reconcile,
@@ -38,6 +39,7 @@ app = typer.Typer(
 
 for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue, results, run, status):
     _module.register(app)
+explain.register(app)
 
 
 def main() -> None:

@@ -33,3 +33,31 @@ def as_of(today: str | None) -> date:
         return date.fromisoformat(today)
     except ValueError:
         raise ConfigError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
+
+
+AcceptFileOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept-file",
+        metavar="CHECK",
+        help=(
+            "Pass one integrity check of the export for this run (repeatable): manifest, "
+            "stale, same_file, header, encoding, delimiter, empty_share."
+        ),
+        show_default=False,
+    ),
+]
+
+
+def accepted_checks(names: list[str] | None) -> frozenset[str]:
+    """``--accept-file`` values as a set; an unknown check name is a ConfigError."""
+    from syncd.plan.integrity import CHECKS
+
+    given = frozenset(names or ())
+    unknown = sorted(given - set(CHECKS))
+    if unknown:
+        raise ConfigError(
+            f"--accept-file {', '.join(unknown)}: not an integrity check (have: "
+            f"{', '.join(CHECKS)})"
+        )
+    return given

@@ -26,9 +26,9 @@ from rich.table import Table
 
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, error
-from syncd.cli.options import ConfigOption, TodayOption, as_of
+from syncd.cli.options import AcceptFileOption, ConfigOption, TodayOption, accepted_checks, as_of
 from syncd.config import load
-from syncd.errors import ExitCode, SyncdError
+from syncd.errors import ExitCode, SafeguardTripped, SyncdError
 
 if TYPE_CHECKING:
     from syncd.pipeline.plan import Planned
@@ -92,6 +92,11 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
     if len(plan.skipped) > len(skipped):
         more = len(plan.skipped) - len(skipped)
         console.print(f"[yellow]skipped[/] {more} more (all of them: --format json)")
+    for external_id, reason in plan.pending[:limit]:
+        console.print(f"[cyan]pending[/] {escape(external_id)}: {escape(reason)}", highlight=False)
+    if len(plan.pending) > limit:
+        more = len(plan.pending) - limit
+        console.print(f"[cyan]pending[/] {more} more (all of them: --format json)")
     for warning in plan.warnings:
         console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
     checks = Table(title="Safeguards", title_justify="left")
@@ -103,12 +108,16 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
         status = "[red]TRIPPED[/]" if check.tripped else "ok"
         if check.tripped and plan.overridden:
             status = "[yellow]tripped, overridden[/]"
-        checks.add_row(check.limit, f"{check.value:g}", f"{check.threshold:g}", status)
+        checks.add_row(escape(check.label), f"{check.value:g}", f"{check.threshold:g}", status)
     console.print(checks)
+    for check in plan.checks:
+        if check.tripped:
+            console.print(f"[red]tripped[/] {escape(check.message)}", highlight=False)
     if plan.refusal is not None:
         console.print(
-            f"[bold red]REFUSED[/] by {plan.refusal.limit}: {plan.refusal.message}; nothing "
-            "would be enqueued (use --allow-mass-change for a deliberate large change)",
+            f"[bold red]REFUSED[/] by {escape(plan.refusal.label)}: "
+            f"{escape(plan.refusal.message)}; nothing would be enqueued "
+            "(use --allow-mass-change for a deliberate large change)",
             highlight=False,
         )
     elif plan.empty and plan.incomplete:
@@ -178,6 +187,7 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--limit", min=0, help="How many ops to show in detail.")
         ] = 20,
         today: TodayOption = None,
+        accept_file: AcceptFileOption = None,
     ) -> None:
         """Show what each LMS would be told (changes, vendor calls, time, safeguards).
 
@@ -188,8 +198,16 @@ def register(app: typer.Typer) -> None:
 
         try:
             planned = plan_connections(
-                load(config), connection, today=as_of(today), allow_mass_change=allow_mass_change
+                load(config),
+                connection,
+                today=as_of(today),
+                allow_mass_change=allow_mass_change,
+                accept_file=accepted_checks(accept_file),
             )
+        except SafeguardTripped as exc:
+            # The export's integrity gate: refused (3) like a plan, before there is one.
+            error(str(exc))
+            raise typer.Exit(ExitCode.REFUSED) from None
         except SyncdError as exc:
             # Always 1 here, whatever the error's usual exit code (an unusable export is 2
             # elsewhere): to a script, 2 and 3 mean "changes pending" and "refused".

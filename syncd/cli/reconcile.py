@@ -30,7 +30,7 @@ from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import plain
 from syncd.cli.live import logging_beside_progress, stoppable
-from syncd.cli.options import ConfigOption, TodayOption, as_of
+from syncd.cli.options import AcceptFileOption, ConfigOption, TodayOption, accepted_checks, as_of
 from syncd.errors import ExitCode
 from syncd.log import redact
 
@@ -115,11 +115,13 @@ def reconcile_command(
         typer.Option("--allow-mass-change", help="Let a plan through that a safeguard refuses."),
     ] = False,
     today: TodayOption = None,
+    accept_file: AcceptFileOption = None,
 ) -> None:
     """Sync the HRIS export into the LMS: plan, enqueue and drain the outbox to the end."""
     from syncd.pipeline.reconcile import exit_code, reconcile
 
     when = as_of(today)
+    accept = accepted_checks(accept_file)
     cfg = config_mod.load(config)
     out = cli_console()
     err, live = logging_beside_progress(cfg)
@@ -132,6 +134,7 @@ def reconcile_command(
             full=full,
             allow_mass_change=allow_mass_change,
             today=when,
+            accept_file=accept,
             progress=display,
             stop=stop,
         )
@@ -220,7 +223,14 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
     for r in results:
         if r.error:
             out.print(f"[red]{plain(r.name)}: error:[/] {plain(redact(r.error))}")
-        if r.refusal:
+        if r.nothing_new:
+            out.print(f"{plain(r.name)}: {plain(r.nothing_new)}", highlight=False)
+        if r.refusal and r.gate:
+            out.print(
+                f"[yellow]{plain(r.name)}: refused, nothing planned:[/] {plain(r.refusal)}",
+                highlight=False,
+            )
+        elif r.refusal:
             out.print(
                 f"[yellow]{plain(r.name)}: refused, nothing enqueued:[/] {plain(r.refusal)} "
                 "(use --allow-mass-change if this is deliberate)",

@@ -127,10 +127,10 @@ def export_command(
     """Write the results file for the HRIS into the outbound folder; print its path."""
     from syncd.results.export import export
 
-    cfg = config_mod.load(config)
-    configure(cfg.logging.level, cfg.logging.format)
     day = _day(since)
     chosen = _format(fmt)
+    cfg = config_mod.load(config)
+    configure(cfg.logging.level, cfg.logging.format)
     report = export(cfg, fmt=chosen, changes_only=changes, since=day, connection=connection)
     out = cli_console()
     what = "changed result(s)" if report.changes_only else "result(s)"

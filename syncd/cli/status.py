@@ -93,6 +93,7 @@ def status(
             ("oldest waiting op", _age(queue.oldest_waiting_seconds) or "none waiting"),
             ("dead letters", str(queue.dead)),
             ("held (blocked)", str(queue.blocked)),
+            ("pending deactivations (absent)", str(conn.pending_deactivations)),
             ("lease", held),
         ):
             facts.add_row(key, plain(value))

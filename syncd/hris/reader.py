@@ -83,7 +83,7 @@ class Export:
         empty = np.empty(0, dtype=np.int64)
         return replace(self, data=b"", records=Records(empty, empty, empty, False))
 
-    def info(self, rows_read: int) -> SourceInfo:
+    def info(self, rows_read: int, empty_share: dict[str, float] | None = None) -> SourceInfo:
         return SourceInfo(
             path=self.path,
             sha256=self.sha256,
@@ -92,6 +92,8 @@ class Export:
             encoding=self.encoding,
             delimiter=self.delimiter,
             rows_read=rows_read,
+            headers=tuple(self.headers),
+            empty_share=dict(empty_share or {}),
         )
 
 

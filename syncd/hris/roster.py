@@ -27,7 +27,7 @@ Columns (every later stage codes against exactly these):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +47,8 @@ class SourceInfo:
     encoding: str  # as detected or configured: utf-8, utf-8-sig, cp1252, latin-1, ...
     delimiter: str
     rows_read: int  # data records, blank lines and fully empty rows not counted
+    headers: tuple[str, ...] = ()  # the header row as written, in file order
+    empty_share: dict[str, float] = field(default_factory=dict)  # mapped header -> % empty
 
 
 @dataclass(frozen=True)

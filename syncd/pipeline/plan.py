@@ -28,17 +28,19 @@ made from other inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.config import SANDBOX_URL, Config, ConnectionConfig
 from syncd.errors import ConfigError, ExitCode, StateError
+from syncd.state import absence as absences
 from syncd.state import mirror_query
+from syncd.state.absence import AbsenceRow
 from syncd.state.db import (
     Engine,
     Session,
@@ -50,13 +52,14 @@ from syncd.state.db import (
     shipped_head,
     sqlite_path,
 )
-from syncd.state.runs import previous_rows
+from syncd.state.runs import last_accepted, previous_rows
 
 if TYPE_CHECKING:
-    from syncd.hris import Roster
+    from syncd.hris import Roster, SourceInfo
     from syncd.plan import Listing, Mirror, Plan
     from syncd.plan.desired import Desired
     from syncd.plan.diff import ComparedSets, MirrorIndex
+    from syncd.plan.integrity import ExportFacts
     from syncd.plan.users import Pairing
 
 
@@ -70,6 +73,7 @@ class Source:
     rows_rejected: int
     warnings: dict[str, int] = field(default_factory=dict)  # rows kept with a warning, by reason
     file_warnings: tuple[str, ...] = ()  # the file as a whole (e.g. it mixes encodings)
+    sha256: str = ""  # the export's checksum: the same file read again is one export
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class LoadedMirror:
     index: MirrorIndex | None = None
     pairing: Pairing | None = None
     compared: Future[ComparedSets] | None = None
+    absent: Mapping[str, AbsenceRow] = field(default_factory=dict)
+    """Who was missing from the last accepted exports (``syncd.state.absence``)."""
 
 
 def _sqlite_file_missing(url: str) -> bool:
@@ -101,14 +107,18 @@ def _sqlite_file_missing(url: str) -> bool:
     return path != ":memory:" and not Path(path).exists()
 
 
-def _indexed(tables: dict[str, mirror_query.Fetched], previous: int | None) -> LoadedMirror:
+def _indexed(
+    tables: dict[str, mirror_query.Fetched],
+    previous: int | None,
+    absent: Mapping[str, AbsenceRow] | None = None,
+) -> LoadedMirror:
     """The mirror made from its fetched tables, indexed for the diff."""
     from syncd.plan import Mirror
     from syncd.plan.diff import index_mirror
     from syncd.state.mirror import mirror_frames
 
     mirror = Mirror(**mirror_frames(tables))
-    return LoadedMirror(mirror, previous, index_mirror(mirror))
+    return LoadedMirror(mirror, previous, index_mirror(mirror), absent=absent or {})
 
 
 def load_mirror(session: Session, name: str, source: str, *, fresh: bool = False) -> LoadedMirror:
@@ -123,7 +133,8 @@ def load_mirror(session: Session, name: str, source: str, *, fresh: bool = False
         from syncd.plan import Mirror
 
         return LoadedMirror(Mirror.empty(), previous)
-    return _indexed(mirror_query.fetch_all(session, name, attrs=False), previous)
+    tables = mirror_query.fetch_all(session, name, attrs=False)
+    return _indexed(tables, previous, absences.load(session, name))
 
 
 def complete_mirror(
@@ -156,11 +167,15 @@ def plan_loaded(
     allow_mass_change: bool,
     pool: Executor,
     listing: Listing | None = None,
+    export: str = "",
+    now: datetime | None = None,
 ) -> Plan:
     """One connection's plan from its completed mirror and desired state: the diff and the
     safeguards. ``listing``: the LMS's own listing (``reconcile --full``), the mirror
-    already corrected to it."""
+    already corrected to it. ``export`` (the export's checksum) and ``now`` date this
+    export's absences (``syncd.plan.absence``)."""
     from syncd.plan import build_plan
+    from syncd.plan.absence import Absence, AbsenceHistory
     from syncd.vendors import connector_class
 
     return build_plan(
@@ -178,6 +193,11 @@ def plan_loaded(
         pairing=loaded.pairing,
         compared=loaded.compared,
         executor=pool,
+        absence=AbsenceHistory(
+            {key: Absence(*row) for key, row in loaded.absent.items()},
+            export,
+            now or datetime.now(UTC),
+        ),
     )
 
 
@@ -201,6 +221,8 @@ class _State:
         self.engine: Engine | None = None
         self.session: Session | None = None
         self.loaded: dict[str, LoadedMirror] = {}
+        self.last: dict[str, ExportFacts] = {}
+        """Each connection's last accepted export, for the integrity gate."""
 
     def load(self) -> None:
         url = self.config.state.url
@@ -221,11 +243,16 @@ class _State:
             name: (
                 mirror_query.fetch_all(session, name, attrs=False),
                 previous_rows(session, conn.source),
+                absences.load(session, name),
             )
             for name, conn in self.connections.items()
         }
-        for name, (tables, previous) in fetched.items():
-            self.loaded[name] = _indexed(tables, previous)
+        for name, (tables, previous, absent) in fetched.items():
+            self.loaded[name] = _indexed(tables, previous, absent)
+        for name, conn in self.connections.items():
+            last = last_accepted(session, name, conn.source)
+            if last is not None:
+                self.last[name] = last[1]
 
     def complete(self, desired: dict[str, Desired], pool: Executor) -> dict[str, LoadedMirror]:
         """Fetch the fields the diffs will compare; meanwhile ``pool`` compares each
@@ -272,12 +299,17 @@ def desire_for(
 
 
 def _desire_all(
-    config: Config, connections: dict[str, ConnectionConfig], today: date, pool: Executor
+    config: Config,
+    connections: dict[str, ConnectionConfig],
+    today: date,
+    pool: Executor,
+    infos: dict[str, SourceInfo] | None = None,
 ) -> tuple[dict[str, Source], dict[str, Desired]]:
     """Read every export the connections use once; work out each connection's desired state.
 
-    Only what the output reports of each export is kept: the Roster itself (hundreds of
-    megabytes for a million people) is freed before the mirror is diffed.
+    Only what the output reports of each export is kept (and, in ``infos``, the file's
+    facts for the integrity gate): the Roster itself (hundreds of megabytes for a million
+    people) is freed before the mirror is diffed.
     """
     from syncd.hris import read_roster
     from syncd.hris.ingest import file_warnings
@@ -294,7 +326,10 @@ def _desire_all(
             roster.rows_rejected,
             roster.warning_counts(),
             tuple(file_warnings(roster)),
+            str(roster.source.sha256),
         )
+        if infos is not None:
+            infos[source_name] = roster.source
         for name, conn in connections.items():
             if conn.source == source_name:
                 desired[name] = desire_for(config, name, conn, roster, today=today, pool=pool)
@@ -320,8 +355,13 @@ def plan_connections(
     today: date,
     allow_mass_change: bool = False,
     executor: Executor | None = None,
+    accept_file: frozenset[str] = frozenset(),
 ) -> list[Planned]:
     """Read each export once, load the mirrors, and plan every selected connection.
+
+    Each export passes the integrity gate as reconcile's does (:mod:`syncd.pipeline.gate`;
+    ``accept_file`` passes checks by name) except the same file again, which a preview
+    plans like any other: a failing check raises ``ExportRefused`` before any plan.
 
     The state database is read on ``executor`` (two threads of this call's own when None;
     give one at least two workers, else the overlapped parts wait for the loading) while
@@ -336,12 +376,14 @@ def plan_connections(
     with own_executor(executor) as pool:
         try:
             loading = pool.submit(reader.load)
+            infos: dict[str, SourceInfo] = {}
             try:
-                sources, desired = _desire_all(config, connections, today, pool)
+                sources, desired = _desire_all(config, connections, today, pool, infos)
             except BaseException:
                 wait([loading])
                 raise
             loading.result()
+            _gate_all(config, connections, infos, reader.last, today, accept_file)
             lost = _lost_sandbox_accounts(connections, reader.loaded)
             state = reader.complete(desired, pool)
         finally:
@@ -359,11 +401,37 @@ def plan_connections(
                 today=today,
                 allow_mass_change=allow_mass_change,
                 pool=pool,
+                export=sources[conn.source].sha256,
             )
             if name in lost:
                 plan = replace(plan, warnings=(lost[name], *plan.warnings))
             planned.append(Planned(name, plan, sources[conn.source], conn.rate or vendor.rate))
     return planned
+
+
+def _gate_all(
+    config: Config,
+    connections: dict[str, ConnectionConfig],
+    infos: dict[str, SourceInfo],
+    last: dict[str, ExportFacts],
+    today: date,
+    accept: frozenset[str],
+) -> None:
+    """Raise the first connection's integrity refusal, if any."""
+    from syncd.pipeline.gate import judge, refusal
+
+    for name, conn in connections.items():
+        _, verdict = judge(
+            config,
+            name,
+            infos[conn.source],
+            last.get(name),
+            today=today,
+            same_file=False,
+            accept=accept,
+        )
+        if verdict.refused:
+            raise refusal(verdict, connection=name, source=conn.source)
 
 
 def _lost_sandbox_accounts(

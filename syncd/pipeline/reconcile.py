@@ -41,6 +41,7 @@ from syncd.errors import ConfigError, ExitCode, SafeguardTripped, SyncdError
 from syncd.hris import read_roster
 from syncd.hris.ingest import file_warnings
 from syncd.log import get_logger
+from syncd.pipeline import gate
 from syncd.pipeline import plan as planning
 from syncd.pipeline.connection import (
     connected,
@@ -54,6 +55,7 @@ from syncd.pipeline.drain import recover
 from syncd.pipeline.links import LinksReport, checked, needs_groups, sync_links
 from syncd.plan import Listing, Mirror, Plan
 from syncd.plan.drift import Drift
+from syncd.plan.integrity import ExportFacts
 from syncd.queue.worker import (
     DrainStats,
     Event,
@@ -64,6 +66,7 @@ from syncd.queue.worker import (
     worker_identity,
 )
 from syncd.sandbox.account_file import account_path, missing_warning
+from syncd.state import absence as absences
 from syncd.state import runs
 from syncd.state.db import open_state, session_factory
 from syncd.state.drift import correct as correct_mirror
@@ -77,7 +80,7 @@ from syncd.state.pacing import clear_history
 from syncd.vendors.base import Connector
 
 if TYPE_CHECKING:
-    from syncd.hris import Roster
+    from syncd.hris import Roster, SourceInfo
     from syncd.plan.desired import Desired
 
 log = get_logger("syncd.pipeline.reconcile")
@@ -132,6 +135,10 @@ class ConnectionResult:
     links: LinksReport | None = None
     """The declared signup links after the drain (a dry run: as declared, not checked);
     None without declared links, or when nothing was sent (a refused plan)."""
+    gate: str | None = None
+    """The integrity check that refused the export (``refusal`` says why)."""
+    nothing_new: str | None = None
+    """The export was already processed: nothing was planned (exit 0)."""
 
     @property
     def calls(self) -> int:
@@ -184,11 +191,14 @@ def reconcile(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     executor: Executor | None = None,
+    accept_file: frozenset[str] = frozenset(),
 ) -> list[ConnectionResult]:
     """Reconcile the named connection (or every one); see the module docstring.
 
     Each plan is made by :mod:`syncd.pipeline.plan`, as `syncd plan` makes it, on
-    ``executor`` (two threads of this call's own when None).
+    ``executor`` (two threads of this call's own when None). Each export passes the
+    integrity gate first (:mod:`syncd.pipeline.gate`); ``accept_file`` names checks to
+    pass for this run.
     """
     chosen = config.connection(connection)
     if not chosen:
@@ -220,10 +230,12 @@ def reconcile(
                     session_factory(engine, read_only=True),
                     pool,
                 )
+                run.accept = accept_file
                 try:
                     run.run(result, dry_run=dry_run, full=full, allow_mass_change=allow_mass_change)
                 except SafeguardTripped as exc:
                     result.refusal = str(exc)
+                    result.gate = exc.check if isinstance(exc, gate.ExportRefused) else None
                 except SyncdError as exc:
                     result.error = str(exc)
                     fields = {**exc.fields, "connection": name, "error": str(exc)}
@@ -251,6 +263,7 @@ class _Exports:
         self.uses = Counter(conn.source for conn in connections.values())
         self.rosters: dict[str, Roster] = {}
         self.recorded: dict[str, tuple[runs.SourceRecord, list[dict[str, Any]]]] = {}
+        self.infos: dict[str, SourceInfo] = {}
 
     def desired(
         self, name: str, conn: ConnectionConfig, pool: Executor, progress: Progress
@@ -290,12 +303,20 @@ class _Exports:
         )
         rejected = roster.rejected.to_dict("records") if len(roster.rejected) else []
         self.recorded[source_name] = (record, rejected)
+        self.infos[source_name] = info
         self.rosters[source_name] = roster
         return roster
 
 
 class _ConnectionRun:
     """One connection's reconcile; split out so each step reads as one method."""
+
+    accept: frozenset[str] = frozenset()
+    """Integrity checks passed for this run (``--accept-file``)."""
+    same_file: bool = True
+    """Whether the same export again means "nothing new" (not for a dry run, ``--full``,
+    or a sandbox account starting over: those plan the file again on purpose)."""
+    dry_run: bool = False
 
     def __init__(
         self,
@@ -358,9 +379,12 @@ class _ConnectionRun:
                 if result.earlier.stopped == "stopped":
                     result.counts = self.store.counts()
                     return
-            plan, record, rejected = self._plan(
-                conn, connector, full, allow_mass_change, fresh, result
-            )
+            self.dry_run = dry_run
+            self.same_file = not (dry_run or full or fresh)
+            planned = self._plan(conn, connector, full, allow_mass_change, fresh, result)
+            if planned is None:
+                return
+            plan, record, rejected = planned
             if lost is not None:
                 plan = replace(plan, warnings=(lost, *plan.warnings))
             if full and not dry_run:
@@ -451,18 +475,28 @@ class _ConnectionRun:
         allow_mass_change: bool,
         fresh: bool,
         result: ConnectionResult,
-    ) -> tuple[Plan, runs.SourceRecord, list[dict[str, Any]]]:
+    ) -> tuple[Plan, runs.SourceRecord, list[dict[str, Any]]] | None:
+        """The plan, or None when the export was already processed (see :meth:`_gate`)."""
         source_name = conn.source
         listing, drift = None, None
         if full:
             desired = self._desired(conn)
+            facts = self._gate(source_name, result)
+            if facts is None:
+                return None
             with self.reads() as db:
                 mirror = Mirror.empty() if fresh else load_mirror(db, self.name)
                 previous = runs.previous_rows(db, source_name)
+                absent = {} if fresh else absences.load(db, self.name)
             listing, mirror, drift = self._listed(connector, conn, mirror, result)
-            loaded = planning.LoadedMirror(mirror, previous)
+            loaded = planning.LoadedMirror(mirror, previous, absent=absent)
         else:
             loaded, desired = self._loaded(conn, fresh)
+            facts = self._gate(source_name, result)
+            if facts is None:
+                return None
+        record, rejected = self.exports.facts(source_name)
+        record = replace(record, facts=facts)
         plan = planning.plan_loaded(
             self.name,
             conn,
@@ -472,6 +506,8 @@ class _ConnectionRun:
             allow_mass_change=allow_mass_change,
             pool=self.pool,
             listing=listing,
+            export=record.sha256,
+            now=utcnow(),
         )
         if drift is not None:
             plan = replace(plan, drift=drift)
@@ -485,8 +521,82 @@ class _ConnectionRun:
                 skipped=len(plan.skipped),
                 people=dict(zip(shown["external_id"], shown["reason"], strict=True)),
             )
-        record, rejected = self.exports.facts(source_name)
+        if plan.pending:
+            log.info("plan.pending_deactivations", connection=self.name, people=len(plan.pending))
         return plan, record, rejected
+
+    def _gate(self, source_name: str, result: ConnectionResult) -> ExportFacts | None:
+        """The export's integrity gate, before any plan (and before a ``--full`` listing).
+
+        Refused: the file (with the failing check) and a refused run are recorded (not in a
+        dry run) and :class:`~syncd.pipeline.gate.ExportRefused` ends the connection's run,
+        whatever ``--allow-mass-change`` says. Already processed: a succeeded run saying so
+        is recorded, nothing is planned, and None is returned. Else the facts to record.
+        """
+        record, _ = self.exports.facts(source_name)
+        with self.reads() as db:
+            last = runs.last_accepted(db, self.name, source_name)
+        facts, verdict = gate.judge(
+            self.config,
+            self.name,
+            self.exports.infos[source_name],
+            None if last is None else last[1],
+            today=self.today,
+            same_file=self.same_file,
+            accept=self.accept,
+        )
+        for check in verdict.accepted:
+            log.warning("gate.accepted", connection=self.name, source=source_name, check=check)
+        if verdict.nothing_new is None and not verdict.refused:
+            return facts
+        result.rows_read = record.rows_read
+        result.rows_rejected = record.rows_rejected
+        now = utcnow()
+        if verdict.refused:
+            error = gate.refusal(verdict, connection=self.name, source=source_name)
+            log.warning(
+                "reconcile.gate_refused",
+                connection=self.name,
+                source=source_name,
+                check=verdict.check,
+                reason=verdict.message,
+            )
+            if not self.dry_run:
+                with self.sessions.begin() as db:
+                    source_id = runs.record_source(
+                        db,
+                        replace(record, facts=facts),
+                        (),
+                        accepted=False,
+                        now=now,
+                        gate_check=verdict.check,
+                    )
+                    result.run_id = runs.start_run(
+                        db,
+                        connection=self.name,
+                        kind="reconcile",
+                        now=now,
+                        source_file_id=source_id,
+                        status=RunStatus.REFUSED,
+                        message=str(error),
+                    )
+                result.counts = self.store.counts()
+            raise error
+        assert last is not None
+        log.info("reconcile.nothing_new", connection=self.name, source=source_name)
+        with self.sessions.begin() as db:
+            result.run_id = runs.start_run(
+                db,
+                connection=self.name,
+                kind="reconcile",
+                now=now,
+                source_file_id=last[0],
+                status=RunStatus.SUCCEEDED,
+                message=verdict.nothing_new,
+            )
+        result.nothing_new = verdict.nothing_new
+        result.counts = self.store.counts()
+        return None
 
     def _desired(self, conn: ConnectionConfig) -> Desired:
         return self.exports.desired(self.name, conn, self.pool, self.progress)
@@ -570,6 +680,7 @@ class _ConnectionRun:
             )
             if refusal is None:
                 result.enqueued = self.store.enqueue(db, result.run_id, plan.ops, now=now)
+                absences.record(db, self.name, plan.absence)
                 if self.corrected is not None and not self.corrected[1].empty:
                     record_drift(db, self.name, *self.corrected, now=now)
         if refusal is not None:

@@ -10,6 +10,7 @@ from concurrent.futures import Executor, Future
 from datetime import date
 
 from syncd.config import ConnectionConfig
+from syncd.plan.absence import AbsenceHistory
 from syncd.plan.desired import Desired, build_desired
 from syncd.plan.diff import ComparedSets, MirrorIndex, diff
 from syncd.plan.model import Listing, Mirror, Plan, RosterLike, VendorProfile
@@ -63,6 +64,7 @@ def build_plan(
     pairing: Pairing | None = None,
     compared: Future[ComparedSets] | None = None,
     executor: Executor | None = None,
+    absence: AbsenceHistory | None = None,
 ) -> Plan:
     """The plan for one connection.
 
@@ -75,7 +77,9 @@ def build_plan(
     :func:`desire` gave for the same roster, connection and day, if it was computed ahead;
     then ``roster`` is not needed (None lets a caller free a large one early).
     ``index``, ``pairing``, ``compared`` and ``executor``: work done ahead, and where the
-    diff may overlap its parts (see :func:`syncd.plan.diff.diff`).
+    diff may overlap its parts (see :func:`syncd.plan.diff.diff`). ``absence``: the stored
+    absence history with the export's checksum and the time (``syncd.plan.absence``; None:
+    none known, every absence is a first one).
     """
     if desired is None:
         if roster is None:
@@ -99,6 +103,7 @@ def build_plan(
         pairing=pairing,
         compared=compared,
         executor=executor,
+        absence=absence,
     )
     rows_read = desired.rows_read
     checks = measure(
@@ -107,6 +112,8 @@ def build_plan(
         population=result.population,
         rows_read=rows_read,
         previous_rows=previous_rows,
+        memberships=len(mirror.memberships),
+        assignments=len(mirror.assignments),
     )
     overridden = allow_mass_change or connection.safeguards.allow_mass_change
     return Plan(
@@ -120,6 +127,8 @@ def build_plan(
         warnings=result.warnings,
         population=result.population,
         rows_read=rows_read,
+        pending=tuple(sorted(result.absence.pending)) if result.absence else (),
+        absence=result.absence.recorded if result.absence else None,
     )
 
 

@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from syncd.config import DeprovisionConfig
 from syncd.plan import sets
+from syncd.plan.absence import AbsenceHistory, Tally
 from syncd.plan.batching import chunks
 from syncd.plan.course_people import course_people_ops
 from syncd.plan.desired import Desired, group_aliases, mirror_twins
@@ -65,6 +66,8 @@ class DiffResult:
     skipped: pd.DataFrame
     population: int
     warnings: tuple[str, ...] = ()
+    absence: Tally | None = None
+    """Who is pending deactivation, and the absence history to store (``syncd.plan.absence``)."""
 
 
 # --------------------------------------------------------------------------- groups
@@ -353,8 +356,12 @@ def diff(
     pairing: Pairing | None = None,
     compared: Future[ComparedSets] | None = None,
     executor: Executor | None = None,
+    absence: AbsenceHistory | None = None,
 ) -> DiffResult:
     """Every op that brings the LMS from ``mirror`` to ``desired``, in execution order.
+
+    ``absence``: how long each absent person has been missing (none known when None: an
+    absence then counts as the first).
 
     What a caller worked out ahead may be passed in, and must be of these very inputs (a
     mismatch raises ValueError rather than planning from stale values): ``index``
@@ -365,7 +372,7 @@ def diff(
     """
     users, warnings = effective_users(mirror.users, listing)
     population = int(users["active"].to_numpy(dtype=bool).sum()) if len(users) else 0
-    worker = UserDiff(desired, users, policy, listing, profile, pairing=pairing)
+    worker = UserDiff(desired, users, policy, listing, profile, pairing=pairing, absence=absence)
     group_ops, group_ready = _group_ops(desired, mirror, listing)
     index = _checked_index(index, mirror)
     known = worker.rows_of_users()
@@ -436,6 +443,7 @@ def diff(
         skipped=skipped,
         population=population,
         warnings=(*desired.warnings, *warnings, *user_ops.warnings),
+        absence=user_ops.absence,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
+from syncd.plan.absence import Absence
 from syncd.plan.drift import Drift
 from syncd.plan.ops import OP_TYPES, Op
 from syncd.plan.safeguards import SafeguardCheck
@@ -271,6 +272,11 @@ class Plan:
     drift: Drift | None = None
     """What a full listing found changed by hand in the LMS (the mirror was corrected to
     it before this plan was made); None without a listing."""
+    pending: tuple[tuple[str, str], ...] = ()
+    """People missing from the export whose absence is not yet confirmed (external_id,
+    reason): no op this run (``syncd.plan.absence``)."""
+    absence: Mapping[str, Absence] | None = None
+    """The absence history a reconcile stores with this plan's ops (None: keep it)."""
 
     @property
     def vendor(self) -> str:

@@ -150,6 +150,7 @@ def summarize(plan: Plan, *, limit: int = 20, rate: RateLike | None = None) -> d
                 plan.skipped["external_id"].tolist(), plan.skipped["reason"].tolist(), strict=True
             )
         ],
+        "pending_deactivations": [{"external_id": e, "reason": r} for e, r in plan.pending],
         "warnings": list(plan.warnings),
         "first_ops": [op_entry(op) for op in plan.ops[:limit]],
     }

@@ -8,7 +8,9 @@ Policies (``DeprovisionConfig``):
 
 - a leaver (inactive in the HRIS) whose grace period is over is deactivated, deleted or left
   alone per ``on_termination``; a synced person missing from the export per ``on_absent``
-  (no grace: absence carries no date); a person whose row was rejected this run is neither;
+  once the absence is confirmed (``absent_exports``/``absent_hours``, see
+  ``syncd.plan.absence``: pending deactivation until then); a person whose row was rejected
+  this run is neither; a person whose key changed (``previous_key``) is not absent;
 - a leaver's account is otherwise left as it is (no attribute updates, and no account is
   ever created for a leaver);
 - a returning person is reactivated when ``reactivate`` is on (then updated), else left
@@ -51,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncd.config import DeprovisionConfig
+from syncd.plan.absence import AbsenceHistory, Tally
 from syncd.plan.desired import Desired
 from syncd.plan.hashing import hash_attrs, parse_hashes
 from syncd.plan.model import Listing, VendorProfile
@@ -85,6 +88,8 @@ class UserOps:
     ready: dict[str, tuple[str, ...]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    absence: Tally = field(default_factory=lambda: Tally(AbsenceHistory()))
+    """Absent people counted this export: who is pending deactivation, what to store."""
 
     def after(self, external_id: str, op: Op) -> None:
         self.ready[external_id] = (*self.ready.get(external_id, ()), op.key)
@@ -428,13 +433,14 @@ class UserDiff:
         profile: VendorProfile | None = None,
         *,
         pairing: Pairing | None = None,
+        absence: AbsenceHistory | None = None,
     ) -> None:
         self.desired = desired
         self.users = users
         self.policy = policy
         self.listing = listing
         self.profile = profile
-        self.ops = UserOps()
+        self.ops = UserOps(absence=Tally(absence or AbsenceHistory()))
         self.pairing = checked_pairing(pairing, desired, users)
         people = desired.people
         self.ids = people["external_id"]
@@ -717,10 +723,14 @@ class UserDiff:
         """Synced people missing from the export (and not merely rejected this run).
 
         While rows without a key were rejected, absence proves nothing (the "absent"
-        person may be one of them): who would be deprovisioned is held and listed instead.
+        person may be one of them): who would be deprovisioned is held and listed instead,
+        and the export neither counts towards anyone's confirmation nor resets it. Otherwise
+        an absence deprovisions only once confirmed (:mod:`syncd.plan.absence`); until then
+        the person is pending deactivation. Rekeyed people are paired, never absent.
         """
         action = self.policy.on_absent
         rows = self.pairing.unpaired_mirror
+        tally = self.ops.absence
         if action == "ignore" or not len(rows):
             return
         ids = self.users["external_id"].iloc[rows].astype("str").tolist()
@@ -732,14 +742,17 @@ class UserDiff:
             "and this person may be one of them"
         )
         held = 0
+        if keyless:
+            tally.unprovable()
         for external_id, was_active in zip(ids, active, strict=True):
-            if external_id in self.desired.held:
+            if external_id in self.desired.held or not (was_active or action == "delete"):
                 continue
-            if keyless and (was_active or action == "delete"):
+            if keyless:
                 self.ops.skipped.append((external_id, reason))
                 held += 1
                 continue
-            self._deprovision(external_id, was_active, action, "absent from export")
+            if tally.confirm(external_id, self.policy):
+                self._deprovision(external_id, was_active, action, "absent from export")
         if held:
             self.ops.warnings.append(
                 f"{keyless} row(s) without a key were rejected: {held} absent people are "

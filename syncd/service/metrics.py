@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -35,7 +35,7 @@ from syncd.config import Config
 from syncd.limiter import limiters
 from syncd.log import get_logger
 from syncd.service.view import ServiceView
-from syncd.state import health
+from syncd.state import health, runs
 from syncd.state.db import Engine, read_session
 from syncd.state.pacing import PREFIX as PACING_PREFIX
 from syncd.state.pacing import cursor_name
@@ -266,7 +266,15 @@ class _StateCollector(Collector):
                     credential = saved.name.removeprefix(PACING_PREFIX)[:12]
                     use.add_metric([name, credential], limiter.utilization())
                     flight.add_metric([name, credential], limiter.in_flight)
-        return [depth, oldest, dead, synced, pulled, rejected, use, flight]
+            gated = CounterMetricFamily(
+                "syncd_export_gate_failures",
+                "Exports the integrity gate refused, by connection, source and check (alert "
+                "on any increase: the run stopped before planning).",
+                labels=["connection", "source", "check"],
+            )
+            for labels, count in sorted(runs.gate_failures(db).items()):
+                gated.add_metric(list(labels), count)
+        return [depth, oldest, dead, synced, pulled, rejected, use, flight, gated]
 
 
 def _age(now: datetime, since: datetime) -> float:

@@ -26,7 +26,7 @@ from syncd.config import Config, ConnectionConfig, parse_interval
 from syncd.limiter import Limiter, RateRule, history_use, limiters
 from syncd.log import redact
 from syncd.service.view import JobState, ServiceView
-from syncd.state import health
+from syncd.state import absence, health
 from syncd.state.db import Engine, Session, read_session, session_factory
 from syncd.state.outbox import OutboxStore
 from syncd.state.pacing import PREFIX as PACING_PREFIX
@@ -142,6 +142,9 @@ class ConnectionStatus:
     results: ResultsInfo
     jobs: list[JobInfo]
     owner: OwnerInfo
+    pending_deactivations: int = 0
+    """People missing from the last accepted export whose deprovisioning waits for the
+    absence to be confirmed (``deprovision.absent_exports``/``absent_hours``)."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ def _connection(
             live=bool(lease and _utc(lease.expires_at) > now),
             here=owned.get(name) if service else None,
         ),
+        pending_deactivations=absence.pending_count(db, name),
     )
 
 

@@ -157,6 +157,9 @@ class SourceFile(Base):
 
     The source-shrink safeguard compares a new file's ``rows_read`` with that of the last
     ``accepted`` file of the same source (the newest one a plan was enqueued from).
+    The integrity gate compares its header, encoding, delimiter, empty shares and checksum
+    with the last file the connection accepted; ``gate_check`` names the check that
+    refused a file.
     """
 
     __tablename__ = "source_files"
@@ -173,6 +176,15 @@ class SourceFile(Base):
     rows_rejected: Mapped[int] = mapped_column(default=0)
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
     accepted: Mapped[bool] = mapped_column(default=False)
+    # The integrity gate's facts (plan/integrity.py), compared with the next export; None
+    # on files recorded before the gate existed (those comparisons are skipped).
+    header: Mapped[list[Any] | None] = mapped_column(JSON)
+    encoding: Mapped[str | None] = mapped_column(String(SHORT))
+    delimiter: Mapped[str | None] = mapped_column(String(8))
+    empty_share: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    inputs: Mapped[str | None] = mapped_column(String(64))
+    gate_check: Mapped[str | None] = mapped_column(String(SHORT))
+    """The integrity check that refused this file (None: it passed the gate)."""
 
 
 class QuarantinedRow(Base):
@@ -421,3 +433,21 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(NAME))
     expires_at: Mapped[datetime]
     acquired_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------- absences
+
+
+class Absentee(Base):
+    """A synced person missing from the connection's latest accepted export(s): how many in a
+    row, since when, the last such export's checksum, and whether their deprovisioning still
+    waits for confirmation (``syncd.plan.absence``; written by ``syncd.state.absence``)."""
+
+    __tablename__ = "absences"
+
+    connection: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(KEY), primary_key=True)
+    exports: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime]
+    export: Mapped[str] = mapped_column(String(64))
+    pending: Mapped[bool]

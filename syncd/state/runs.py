@@ -4,7 +4,9 @@ A reconcile records what it read and decided in the same transaction as the ops 
 enqueues (``OutboxStore.enqueue``), so the database never shows a plan without its run or
 a run without its source. A refused plan is recorded too (status ``refused``, the reason in
 ``message``, the source file not ``accepted``), so the source-shrink safeguard keeps
-comparing against the last export that was actually used.
+comparing against the last export that was actually used. A file the integrity gate refuses
+is recorded with the check (``gate_check``) and a refused run, without its quarantined rows
+(a rerun on a stale file must not copy them again and again).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from syncd.state.models import QuarantinedRow, Run, RunStatus, SourceFile
+
+if TYPE_CHECKING:
+    from syncd.plan.integrity import ExportFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,8 @@ class SourceRecord:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    facts: ExportFacts | None = None
+    """What the integrity gate compares with the next export (None: not recorded)."""
 
 
 def as_utc(value: Any) -> datetime:
@@ -53,6 +60,43 @@ def previous_rows(db: Session, source: str) -> int | None:
     return rows
 
 
+def last_accepted(db: Session, connection: str, source: str) -> tuple[int, ExportFacts] | None:
+    """The newest export of ``source`` a run of ``connection`` accepted (its id and facts),
+    or None before the first: what the integrity gate compares a new export with.
+
+    Per connection, not per source: two connections fed by one export each accept it once.
+    """
+    row = db.execute(
+        select(SourceFile)
+        .join(Run, Run.source_file_id == SourceFile.id)
+        .where(
+            Run.connection == connection,
+            SourceFile.source == source,
+            SourceFile.accepted.is_(True),
+        )
+        .order_by(SourceFile.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    # Here, not at the top: `syncd plan` imports this module before pandas (syncd.plan's).
+    from syncd.plan.integrity import ExportFacts
+
+    facts = ExportFacts(
+        path=row.path,
+        sha256=row.sha256,
+        mtime=row.mtime,
+        rows=row.rows_read,
+        header=tuple(str(h) for h in row.header or ()),
+        encoding=row.encoding or "",
+        delimiter=row.delimiter or "",
+        empty_share={str(k): float(v) for k, v in (row.empty_share or {}).items()},
+        inputs=row.inputs or "",
+        accepted_at=row.read_at,
+    )
+    return int(row.id), facts
+
+
 def record_source(
     db: Session,
     record: SourceRecord,
@@ -60,8 +104,11 @@ def record_source(
     *,
     accepted: bool,
     now: datetime,
+    gate_check: str | None = None,
 ) -> int:
-    """Store the export and its quarantined rows; returns the source file's id."""
+    """Store the export (with the gate's facts) and its quarantined rows; returns the source
+    file's id. ``gate_check``: the integrity check that refused it."""
+    facts = record.facts
     source_id = db.scalar(
         insert(SourceFile)
         .values(
@@ -75,6 +122,12 @@ def record_source(
             rows_rejected=record.rows_rejected,
             read_at=now,
             accepted=accepted,
+            header=None if facts is None else list(facts.header),
+            encoding=None if facts is None else facts.encoding,
+            delimiter=None if facts is None else facts.delimiter,
+            empty_share=None if facts is None else dict(facts.empty_share),
+            inputs=None if facts is None else facts.inputs,
+            gate_check=gate_check,
         )
         .returning(SourceFile.id)
     )
@@ -178,3 +231,16 @@ def unfinished_runs(db: Session, connection: str) -> list[int]:
             )
         ).all()
     )
+
+
+def gate_failures(db: Session) -> dict[tuple[str, str, str], int]:
+    """(connection, source, check) -> exports the integrity gate refused, ever: the
+    ``syncd_export_gate_failures_total`` counter, read from the database at each scrape so
+    a CronJob's refusal counts as much as the service's own."""
+    rows = db.execute(
+        select(Run.connection, SourceFile.source, SourceFile.gate_check, func.count())
+        .join(Run, Run.source_file_id == SourceFile.id)
+        .where(SourceFile.gate_check.is_not(None))
+        .group_by(Run.connection, SourceFile.source, SourceFile.gate_check)
+    ).all()
+    return {(str(c or ""), str(s), str(g)): int(n) for c, s, g, n in rows}

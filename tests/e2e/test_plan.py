@@ -92,18 +92,21 @@ def test_a_truncated_export_is_refused_and_nothing_is_enqueued(synced):
     code, data = synced.plan_json()
     assert code == 3
     refusal = data["safeguards"]["refusal"]
-    assert refusal["limit"] == "max_deactivations"
-    assert refusal["value"] == 12 and refusal["threshold"] == 3
+    # The 12 missing people are pending deactivation (absent_exports = 2), not deactivations.
+    assert refusal["limit"] == "min_source_ratio"
+    assert refusal["value"] == 0.5 and refusal["threshold"] == 0.9
     tripped = {c["limit"] for c in data["safeguards"]["checks"] if c["tripped"]}
-    assert tripped == {"max_deactivations", "max_deactivation_percent", "min_source_ratio"}
+    assert tripped == {"min_source_ratio"}
+    assert len(data["pending_deactivations"]) == 12
     assert synced.dump() == before
     with sqlite3.connect(synced.db) as db:
         assert db.execute("SELECT count(*) FROM outbox WHERE state != 'done'").fetchone() == (0,)
     code, overridden = synced.plan_json("--allow-mass-change")
-    assert code == 2
+    assert code == 0
     assert overridden["safeguards"]["overridden"] is True
     assert overridden["safeguards"]["refusal"] is None
-    assert overridden["counts"] == {"deactivate_user": 12}
+    assert overridden["counts"] == {}
+    assert len(overridden["pending_deactivations"]) == 12
     assert synced.dump() == before
 
 

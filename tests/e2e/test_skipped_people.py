@@ -132,7 +132,12 @@ def test_a_row_without_a_key_holds_deactivations_for_absence(synced: World) -> N
     assert warning in proc.stdout
     active = mirror_users(synced)
     assert active["1007"] and active["1009"] and not active["1005"]
-    blank["Employee ID"] = "1009"  # the row fixed: the absent person now goes
+    blank["Employee ID"] = "1009"  # the row fixed: the absence now counts (1 of 2 exports)
+    synced.export(rows)
+    proc = reconcile(synced)
+    assert proc.returncode == 0, shown(proc)
+    assert mirror_users(synced)["1007"]
+    rows[0]["Last Name"] = "Renamed"  # the next export still lacks them: now they go
     synced.export(rows)
     proc = reconcile(synced)
     assert proc.returncode == 0, shown(proc)

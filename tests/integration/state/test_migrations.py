@@ -26,6 +26,7 @@ TABLES = {
     "results",
     "cursors",
     "leases",
+    "absences",
 }
 
 

@@ -178,6 +178,9 @@ def connection(**overrides: Any) -> ConnectionConfig:
         },
     }
     data.update(overrides)
+    # These plans have no absence history: an absence deprovisions at once, as before
+    # absence confirmation (test_absence_confirmation.py gives it its default).
+    data["deprovision"] = {"absent_exports": 1, **overrides.get("deprovision", {})}
     return ConnectionConfig.model_validate(data)
 
 

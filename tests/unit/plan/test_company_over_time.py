@@ -91,6 +91,7 @@ def connection(rules: list[dict[str, object]]) -> ConnectionConfig:
             },
             "rules": rules,
             "safeguards": {"max_deactivations": 1000, "max_deactivation_percent": 100},
+            "deprovision": {"absent_exports": 1},  # no absence history kept here
         }
     )
 

@@ -94,7 +94,7 @@ def test_json_has_one_entry_per_connection_with_every_section_and_iso_times():
     (conn,) = data["connections"]
     assert set(conn) == {
         "name", "vendor", "runs", "last_success", "rejected_rows", "queue", "problems",
-        "rate", "results", "jobs", "owner",
+        "rate", "results", "jobs", "owner", "pending_deactivations",
     }  # fmt: skip
     assert conn["queue"]["by_state"] == {"dead": 1, "done": 11, "pending": 2}
     assert conn["queue"]["oldest_waiting_seconds"] == 42.0
