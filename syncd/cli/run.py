@@ -7,6 +7,8 @@ its one plain error and exit code 1, as every command does.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -42,4 +44,12 @@ def register(app: typer.Typer) -> None:
         cfg = config_mod.load(config, runs_service=True)
         configure(cfg.logging.level, cfg.logging.format)
         service = Service(config, cfg, http=http)
-        raise typer.Exit(service.run())
+        code = service.run()
+        if service.abandoned:
+            # At the process's edge, never in the library: the scheduler's worker threads
+            # still hold runs the outbox will release at the next start, and a normal exit
+            # would wait for them.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise typer.Exit(code)

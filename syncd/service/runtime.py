@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sys
 import threading
 from types import FrameType
 
@@ -35,6 +34,8 @@ class Signals:
         self.wake = threading.Event()
         """Set whenever a signal arrived: the main loop's wait ends early."""
         self.stop_requested = threading.Event()
+        self.forced: int | None = None
+        """Set by a second stop signal (128 + its number): stop waiting for runs in flight."""
         self._reload = threading.Event()
         self._previous: dict[int, object] = {}
 
@@ -58,9 +59,7 @@ class Signals:
         if signum == signal.SIGHUP:
             self._reload.set()
         elif self.stop_requested.is_set():
-            # A second stop signal: exit now, without waiting for the run in flight.
-            sys.stderr.flush()
-            os._exit(128 + signum)
+            self.forced = 128 + signum
         else:
             self.stop_requested.set()
         self.wake.set()

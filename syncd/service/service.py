@@ -25,8 +25,6 @@ scheduling, asks the runs in flight to stop after their vendor call, waits up to
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -98,6 +96,9 @@ class Service:
         self.specs = jobs_for(config, readable=self.readable)
         self.replica = worker_identity()
         self.signals = Signals()
+        self.abandoned = False
+        """True when :meth:`run` returned with runs still in flight (grace over, or a
+        second signal): the process must end without waiting for their threads."""
         self.notifier = Notifier()
         self._lock = threading.RLock()
         self._jobs: dict[tuple[str, str], _Job] = {}
@@ -255,7 +256,7 @@ class Service:
                 if conn.stop is not None:
                     conn.stop.set()
         deadline = time.monotonic() + grace
-        while self._running() and time.monotonic() < deadline:
+        while self._running() and time.monotonic() < deadline and not self.signals.forced:
             time.sleep(0.1)
         left = self._running()
         if self.ownership is not None:
@@ -269,11 +270,10 @@ class Service:
                 still_running=left,
                 note="exiting with runs in flight; the next start releases their claimed ops",
             )
-            sys.stderr.flush()
-            # The pool's threads are not daemons: returning would wait for them.
-            os._exit(ExitCode.OK)
+            self.abandoned = True
+            return self.signals.forced or int(ExitCode.OK)
         log.info("service.stopped")
-        return int(ExitCode.OK)
+        return self.signals.forced or int(ExitCode.OK)
 
     # ------------------------------------------------------------------ reload
 
