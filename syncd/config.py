@@ -583,7 +583,33 @@ class DeprovisionConfig(_Model):
         default=True, description="Remove team memberships when people move groups."
     )
     unassign_courses: bool = Field(
-        default=False, description="Remove course assignments no rule gives any more."
+        default=False,
+        description=(
+            "Remove course and learning path assignments no rule gives any more (never a "
+            "completed, passed or expired one; nothing before the first results pull)."
+        ),
+    )
+    leaver_courses: Literal["keep", "unassign_incomplete"] = Field(
+        default="keep",
+        description=(
+            "When a leaver is deactivated (terminated, or absence confirmed): `keep` leaves "
+            "their assignments; `unassign_incomplete` first unassigns every course and "
+            "learning path they have not completed, passed or seen expire, then deactivates "
+            "them. Completions are always kept. Needs results pulled (`syncd results pull`): "
+            "before that, nothing is unassigned and the plan warns."
+        ),
+    )
+    mover_courses: Literal["keep", "unassign_incomplete", "reassign"] = Field(
+        default="keep",
+        description=(
+            "When a person moves (the export puts them in a pushed group they were not in and "
+            "out of one they were in; the new group's rules assign its courses under every "
+            "choice): `keep` leaves the old assignments; `unassign_incomplete` unassigns the "
+            "incomplete ones no rule gives them any more; `reassign` also withdraws the "
+            "incomplete ones the new group's rules still give and assigns those again, so "
+            "they start fresh with a new assignment date. Completions are always kept; "
+            "nothing is unassigned before the first results pull."
+        ),
     )
 
 
@@ -659,6 +685,34 @@ class SafeguardConfig(_Model):
     allow_mass_change: bool = Field(
         default=False,
         description="Turn every safeguard off for deliberate large changes (like the flag).",
+    )
+    on_trip: Literal["hold", "refuse"] = Field(
+        default="hold",
+        description=(
+            "What a tripped limit does: `hold` stores the ops it measured (a whole-plan "
+            "limit: every deactivation, removal and unassignment) as held for an operator "
+            "(`syncd held`) while the rest of the plan goes out; `refuse` refuses the whole "
+            "plan. `min_known_share` always refuses."
+        ),
+    )
+    hold_hours: float = Field(
+        default=168,
+        gt=0,
+        description=(
+            "How long a held op waits for `syncd held approve` or `reject`; then it is "
+            "dropped and the next plan decides again."
+        ),
+    )
+    min_known_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Refuse an export when fewer than this share of the active synced people are in "
+            "it AND fewer than this share of its people are ones syncd knows: another "
+            "company's or another system's file (applied from mass_change_min_population "
+            "people; 0 turns it off)."
+        ),
     )
 
 

@@ -28,7 +28,8 @@ from typing import Any
 class ExitCode(IntEnum):
     """How `syncd plan` and `syncd reconcile` end (the README's exit-code table), defined
     once here so the two commands cannot drift apart. With several connections the most
-    serious ending wins: ERROR, REFUSED, DEAD, WAITING, PENDING (plan only), SKIPPED, OK.
+    serious ending wins: ERROR, REFUSED, HELD, DEAD, WAITING, PENDING (plan only), SKIPPED,
+    OK.
     ``validate`` reads two of the numbers its own way (ROWS_REJECTED, FILE_UNUSABLE)."""
 
     OK = 0
@@ -44,6 +45,8 @@ class ExitCode(IntEnum):
     SKIPPED = 6
     """People the export wants in the LMS are not, or absent people were not deactivated
     (``Plan.skipped``, with reasons), and nothing above applies: a cron job must notice."""
+    HELD = 7
+    """reconcile: risky ops are held for an operator (`syncd held`); the rest went out."""
 
     ROWS_REJECTED = 1
     """validate: some rows were rejected (the same number as ERROR)."""
@@ -60,6 +63,7 @@ class ExitCode(IntEnum):
 _SEVERITY = (
     ExitCode.ERROR,
     ExitCode.REFUSED,
+    ExitCode.HELD,
     ExitCode.DEAD,
     ExitCode.WAITING,
     ExitCode.PENDING,

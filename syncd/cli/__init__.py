@@ -14,9 +14,11 @@ import sys
 import typer
 
 from syncd.cli import (
+    apply,
     config_cmd,
     db,
     explain,
+    held,
     plan,
     queue,
     reconcile,
@@ -24,6 +26,7 @@ from syncd.cli import (
     run,
     sandbox,
     status,
+    undo,
     validate,
 )
 from syncd.cli.console import error
@@ -37,9 +40,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (config_cmd, db, validate, sandbox, plan, reconcile, queue, results, run, status):
+for _module in (
+    config_cmd,
+    db,
+    validate,
+    sandbox,
+    plan,
+    reconcile,
+    queue,
+    held,
+    results,
+    run,
+    status,
+):
     _module.register(app)
 explain.register(app)
+apply.register(app)
+undo.register(app)
 
 
 def main() -> None:

@@ -16,7 +16,9 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -27,11 +29,12 @@ from rich.table import Table
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, error
 from syncd.cli.options import AcceptFileOption, ConfigOption, TodayOption, accepted_checks, as_of
-from syncd.config import load
+from syncd.config import Config, load
 from syncd.errors import ExitCode, SafeguardTripped, SyncdError
 
 if TYPE_CHECKING:
     from syncd.pipeline.plan import Planned
+    from syncd.plan import Plan
 
 
 class Format(StrEnum):
@@ -80,7 +83,7 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
         detail.add_column("op")
         detail.add_column("what")
         for number, op in enumerate(plan.ops[:limit], start=1):
-            detail.add_row(str(number), op.kind, escape(describe(op)))
+            detail.add_row(str(number), op.kind, escape(describe(op, plan.reasons.get(op.key, ""))))
         console.print(detail)
     skipped = plan.skipped.head(limit)
     for external_id, reason in zip(
@@ -113,6 +116,7 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
     for check in plan.checks:
         if check.tripped:
             console.print(f"[red]tripped[/] {escape(check.message)}", highlight=False)
+    _print_held(console, plan, limit)
     if plan.refusal is not None:
         console.print(
             f"[bold red]REFUSED[/] by {escape(plan.refusal.label)}: "
@@ -130,9 +134,33 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
         console.print("[green]in sync[/]: nothing to do")
     else:
         skips = f"; {len(plan.skipped)} people skipped (reasons above)" if plan.incomplete else ""
+        held = f", {len(plan.held)} of them held for approval" if plan.held else ""
         console.print(
-            f"[bold]{len(plan.ops)} changes pending[/] (nothing was changed){skips}",
+            f"[bold]{len(plan.ops)} changes pending[/]{held} (nothing was changed){skips}",
             highlight=False,
+        )
+
+
+def _print_held(console: Console, plan: Plan, limit: int) -> None:
+    """The ops a reconcile would hold for an operator, with why (`syncd held` after)."""
+    from syncd.plan.summary import describe
+
+    if not plan.held:
+        return
+    for check, count in sorted(plan.held_by_check.items()):
+        console.print(
+            f"[magenta]held[/] {count} op(s) by {escape(check)}: they wait for "
+            "`syncd held approve`; the rest goes out",
+            highlight=False,
+        )
+    for op in plan.held_ops[:limit]:
+        hold = plan.held[op.key]
+        console.print(
+            f"[magenta]held[/] {escape(describe(op))} ({escape(hold.check)})", highlight=False
+        )
+    if len(plan.held) > limit:
+        console.print(
+            f"[magenta]held[/] {len(plan.held) - limit} more (all of them: --format json)"
         )
 
 
@@ -153,6 +181,21 @@ def _as_json(item: Planned, limit: int) -> dict[str, Any]:
     data = item.plan.summary(limit=limit, rate=item.rate)
     data["source"] = asdict(item.source)
     return data
+
+
+def _save(cfg: Config, planned: list[Planned], out: Path, today: date) -> None:
+    """Write the plan file (a refused plan too, marked refused: the reviewer sees why)."""
+    from syncd.pipeline.saved import write_plan
+
+    try:
+        write_plan(cfg, planned, out, today=today)
+    except SyncdError as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.ERROR) from None
+    cli_console(stderr=True).print(
+        f"plan saved to {escape(str(out))}: review it, then `syncd apply {escape(str(out))}`",
+        highlight=False,
+    )
 
 
 def _finish(code: int) -> NoReturn:
@@ -188,6 +231,14 @@ def register(app: typer.Typer) -> None:
         ] = 20,
         today: TodayOption = None,
         accept_file: AcceptFileOption = None,
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                help="Also write the plan to this file for review; `syncd apply FILE` sends it.",
+                dir_okay=False,
+            ),
+        ] = None,
     ) -> None:
         """Show what each LMS would be told (changes, vendor calls, time, safeguards).
 
@@ -196,11 +247,13 @@ def register(app: typer.Typer) -> None:
         """
         from syncd.pipeline.plan import exit_code, plan_connections
 
+        when = as_of(today)
         try:
+            cfg = load(config)
             planned = plan_connections(
-                load(config),
+                cfg,
                 connection,
-                today=as_of(today),
+                today=when,
                 allow_mass_change=allow_mass_change,
                 accept_file=accepted_checks(accept_file),
             )
@@ -220,4 +273,6 @@ def register(app: typer.Typer) -> None:
             console = cli_console()
             for item in planned:
                 _print_table(console, item, limit)
+        if out is not None:
+            _save(cfg, planned, out, when)
         _finish(exit_code([item.plan for item in planned]))

@@ -2,9 +2,11 @@
 
 A thin wrapper over :func:`syncd.pipeline.reconcile.reconcile`: it loads the configuration,
 shows progress (a live display on a terminal, structured log lines otherwise) and prints
-the plan and a final summary. Exit codes: 0 in sync; 1 error; 3 refused by a safeguard;
-4 finished with dead-lettered (or blocked) ops; 5 finished with retries still waiting;
-6 people skipped (not synced as the export says, reasons shown) and nothing worse.
+the plan and a final summary. Exit codes: 0 in sync; 1 error; 3 refused (the export's
+integrity gate, a wrong file, or a safeguard with ``on_trip = "refuse"``); 4 finished with
+dead-lettered (or blocked) ops; 5 finished with retries still waiting; 6 people skipped
+(not synced as the export says, reasons shown) and nothing worse; 7 risky ops held for
+approval (`syncd held`), the rest sent.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ _RESULT = {
     4: "[red]dead-lettered ops[/]",
     5: "[yellow]retries waiting[/]",
     6: "[yellow]people skipped[/]",
+    7: "[magenta]ops held for approval[/]",
 }
 _DRY_RESULT = {0: "[cyan]dry run: in sync[/]", 2: "[cyan]dry run: changes pending[/]"}
 
@@ -164,13 +167,13 @@ def _print_plans(out: Console, results: list[ConnectionResult]) -> None:
         out.print(table)
         if result.dry_run:
             for op in plan.ops[:20]:
-                out.print(f"  {describe(op)}", markup=False)
+                out.print(f"  {describe(op, plan.reasons.get(op.key, ''))}", markup=False)
             if len(plan.ops) > 20:
                 out.print(f"  ... and {len(plan.ops) - 20} more")
         for check in plan.checks:
             if check.tripped:
-                state = "overridden" if plan.overridden else "REFUSED"
-                out.print(f"  safeguard {check.limit}: {state}: {check.message}", markup=False)
+                state = "overridden" if plan.overridden else "REFUSED" if plan.refused else "HELD"
+                out.print(f"  safeguard {check.label}: {state}: {check.message}", markup=False)
 
 
 def _repairs_line(result: ConnectionResult) -> str | None:
@@ -193,12 +196,12 @@ def _repairs_line(result: ConnectionResult) -> str | None:
 
 
 def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
-    from syncd.pipeline.reconcile import describe_rate_waits, describe_wait
+    from syncd.pipeline.reconcile import describe_held, describe_rate_waits, describe_wait
 
     table = Table(title="reconcile", title_justify="left")
     for column in ("connection", "rows", "rejected", "skipped", "ops", "done", "adopted"):
         table.add_column(column, justify="left" if column == "connection" else "right")
-    for column in ("retried", "dead", "blocked", "waiting", "calls", "seconds"):
+    for column in ("retried", "dead", "blocked", "held", "waiting", "calls", "seconds"):
         table.add_column(column, justify="right")
     table.add_column("result")
     for r in results:
@@ -214,6 +217,7 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
             str(stats.retried),
             str(r.counts["dead"]),
             str(r.counts["blocked"]),
+            str(r.held),
             str(r.waiting),
             str(r.calls),
             f"{stats.seconds:.1f}",
@@ -241,6 +245,9 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
         repairs = _repairs_line(r)
         if repairs:
             out.print(f"{r.name}: {repairs}", highlight=False, markup=False)
+        held = describe_held(r)
+        if held and not r.dry_run:
+            out.print(f"[magenta]{plain(r.name)}:[/] {plain(held)}", highlight=False)
         wait = describe_wait(r)
         if wait and not r.dry_run:
             out.print(f"[yellow]{r.name}:[/] {wait}", highlight=False)

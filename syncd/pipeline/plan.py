@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from syncd.config import SANDBOX_URL, Config, ConnectionConfig
 from syncd.errors import ConfigError, ExitCode, StateError
 from syncd.state import absence as absences
-from syncd.state import mirror_query
+from syncd.state import mirror_query, versions
 from syncd.state.absence import AbsenceRow
 from syncd.state.db import (
     Engine,
@@ -52,14 +52,17 @@ from syncd.state.db import (
     shipped_head,
     sqlite_path,
 )
-from syncd.state.runs import last_accepted, previous_rows
+from syncd.state.runs import SourceRecord, as_utc, last_accepted, previous_rows
 
 if TYPE_CHECKING:
+    from syncd.config import DeprovisionConfig
     from syncd.hris import Roster, SourceInfo
     from syncd.plan import Listing, Mirror, Plan
     from syncd.plan.desired import Desired
     from syncd.plan.diff import ComparedSets, MirrorIndex
+    from syncd.plan.hold import Hold
     from syncd.plan.integrity import ExportFacts
+    from syncd.plan.learning import Completions
     from syncd.plan.users import Pairing
 
 
@@ -84,6 +87,10 @@ class Planned:
     plan: Plan
     source: Source
     rate: Any
+    record: SourceRecord | None = None
+    """The export as a run records it, with the integrity gate's facts (a saved plan)."""
+    mirror_version: int = 0
+    """The mirror's version the plan was computed against (``syncd.state.versions``)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,10 @@ class LoadedMirror:
     compared: Future[ComparedSets] | None = None
     absent: Mapping[str, AbsenceRow] = field(default_factory=dict)
     """Who was missing from the last accepted exports (``syncd.state.absence``)."""
+    kept: Mapping[str, Hold] = field(default_factory=dict)
+    """The outbox's held and rejected ops (``syncd.state.holds.kept``): held again."""
+    completions: Completions | None = None
+    """What the results say was finished (:func:`load_completions`; None: unknown)."""
 
 
 def _sqlite_file_missing(url: str) -> bool:
@@ -137,13 +148,38 @@ def load_mirror(session: Session, name: str, source: str, *, fresh: bool = False
     return _indexed(tables, previous, absences.load(session, name))
 
 
+def load_completions(session: Session, name: str, policy: DeprovisionConfig) -> Completions:
+    """The items the connection's pulled results say were finished, never unassigned
+    (``syncd.plan.learning``); not read when no setting of ``policy`` unassigns anything
+    (the default), unknown before the first results pull."""
+    from syncd.plan.learning import Completions
+    from syncd.state.results import completed_items
+
+    unassigns = policy.unassign_courses or "unassign_incomplete" in (
+        policy.leaver_courses,
+        policy.mover_courses,
+    )
+    if not (unassigns or policy.mover_courses == "reassign"):
+        return Completions.unknown()
+    pulled, items = completed_items(session, name)
+    return Completions.of(items) if pulled else Completions.unknown()
+
+
 def complete_mirror(
-    session: Session, name: str, loaded: LoadedMirror, desired: Desired, pool: Executor
+    session: Session,
+    name: str,
+    loaded: LoadedMirror,
+    desired: Desired,
+    pool: Executor,
+    policy: DeprovisionConfig | None = None,
 ) -> LoadedMirror:
     """Fetch the fields the diff will compare (in the read transaction that loaded the
-    mirror); meanwhile ``pool`` compares the memberships and assignments (no fields)."""
+    mirror), the outbox's holds and, given the connection's deprovision ``policy``, the
+    completions it needs; meanwhile ``pool`` compares the memberships and assignments (no
+    fields)."""
     from syncd.plan.diff import compare_sets
     from syncd.plan.users import attrs_needed, pair
+    from syncd.state import holds
     from syncd.state.mirror import with_user_attrs
 
     mirror, index = loaded.mirror, loaded.index
@@ -154,7 +190,11 @@ def complete_mirror(
     known = pairing.user_rows(len(mirror.users))
     compared = pool.submit(compare_sets, desired, mirror, index, known)
     mirror = with_user_attrs(session, name, mirror, rows)
-    return replace(loaded, mirror=mirror, pairing=pairing, compared=compared)
+    kept = holds.kept(session, name, now=datetime.now(UTC))
+    done = load_completions(session, name, policy) if policy is not None else None
+    return replace(
+        loaded, mirror=mirror, pairing=pairing, compared=compared, kept=kept, completions=done
+    )
 
 
 def plan_loaded(
@@ -176,6 +216,7 @@ def plan_loaded(
     export's absences (``syncd.plan.absence``)."""
     from syncd.plan import build_plan
     from syncd.plan.absence import Absence, AbsenceHistory
+    from syncd.plan.learning import Completions
     from syncd.vendors import connector_class
 
     return build_plan(
@@ -198,6 +239,8 @@ def plan_loaded(
             export,
             now or datetime.now(UTC),
         ),
+        kept=loaded.kept,
+        completions=loaded.completions or Completions.unknown(),
     )
 
 
@@ -223,6 +266,8 @@ class _State:
         self.loaded: dict[str, LoadedMirror] = {}
         self.last: dict[str, ExportFacts] = {}
         """Each connection's last accepted export, for the integrity gate."""
+        self.versions: dict[str, int] = {}
+        """Each connection's mirror version, read in the mirror's snapshot."""
 
     def load(self) -> None:
         url = self.config.state.url
@@ -249,6 +294,7 @@ class _State:
         }
         for name, (tables, previous, absent) in fetched.items():
             self.loaded[name] = _indexed(tables, previous, absent)
+            self.versions[name] = versions.current(session, name)
         for name, conn in self.connections.items():
             last = last_accepted(session, name, conn.source)
             if last is not None:
@@ -264,7 +310,10 @@ class _State:
         if self.session is None:
             return self.loaded
         for name, loaded in self.loaded.items():
-            self.loaded[name] = complete_mirror(self.session, name, loaded, desired[name], pool)
+            policy = self.connections[name].deprovision
+            self.loaded[name] = complete_mirror(
+                self.session, name, loaded, desired[name], pool, policy
+            )
         return self.loaded
 
     def close(self) -> None:
@@ -383,7 +432,7 @@ def plan_connections(
                 wait([loading])
                 raise
             loading.result()
-            _gate_all(config, connections, infos, reader.last, today, accept_file)
+            facts = _gate_all(config, connections, infos, reader.last, today, accept_file)
             lost = _lost_sandbox_accounts(connections, reader.loaded)
             state = reader.complete(desired, pool)
         finally:
@@ -405,7 +454,21 @@ def plan_connections(
             )
             if name in lost:
                 plan = replace(plan, warnings=(lost[name], *plan.warnings))
-            planned.append(Planned(name, plan, sources[conn.source], conn.rate or vendor.rate))
+            source, info = sources[conn.source], infos[conn.source]
+            record = SourceRecord(
+                source=conn.source,
+                path=source.path,
+                sha256=source.sha256,
+                size=int(info.size),
+                mtime=as_utc(info.mtime),
+                rows_read=source.rows_read,
+                rows_accepted=source.rows_accepted,
+                rows_rejected=source.rows_rejected,
+                facts=facts[name],
+            )
+            rate = conn.rate or vendor.rate
+            version = reader.versions.get(name, 0)
+            planned.append(Planned(name, plan, source, rate, record, version))
     return planned
 
 
@@ -416,12 +479,14 @@ def _gate_all(
     last: dict[str, ExportFacts],
     today: date,
     accept: frozenset[str],
-) -> None:
-    """Raise the first connection's integrity refusal, if any."""
+) -> dict[str, ExportFacts]:
+    """Raise the first connection's integrity refusal, if any; else each connection's
+    facts of its export (what a run that accepts it records)."""
     from syncd.pipeline.gate import judge, refusal
 
+    found: dict[str, ExportFacts] = {}
     for name, conn in connections.items():
-        _, verdict = judge(
+        found[name], verdict = judge(
             config,
             name,
             infos[conn.source],
@@ -432,6 +497,7 @@ def _gate_all(
         )
         if verdict.refused:
             raise refusal(verdict, connection=name, source=conn.source)
+    return found
 
 
 def _lost_sandbox_accounts(
@@ -464,10 +530,11 @@ def _lost_sandbox_accounts(
 def plan_exit(plan: Plan) -> ExitCode:
     """How a plan ends a command that sends nothing (`syncd plan`, `reconcile --dry-run`).
     A skip is shown whatever the code, but decides it only when nothing else does: pending
-    changes and refusals need the operator first."""
+    changes, tripped limits (held ops, a truncated export) and refusals need the operator
+    first."""
     if plan.refused:
         return ExitCode.REFUSED
-    if not plan.empty:
+    if not plan.empty or plan.tripped:
         return ExitCode.PENDING
     if plan.incomplete:
         return ExitCode.SKIPPED

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -67,7 +67,7 @@ from syncd.queue.worker import (
 )
 from syncd.sandbox.account_file import account_path, missing_warning
 from syncd.state import absence as absences
-from syncd.state import runs
+from syncd.state import holds, runs
 from syncd.state.db import open_state, session_factory
 from syncd.state.drift import correct as correct_mirror
 from syncd.state.drift import record as record_drift
@@ -156,6 +156,11 @@ class ConnectionResult:
         return self.counts["retry"] + self.counts["pending"] + self.counts["claimed"]
 
     @property
+    def held(self) -> int:
+        """Ops of this run held for an operator (`syncd held`)."""
+        return self.counts["held"]
+
+    @property
     def exit_code(self) -> ExitCode:
         """How this connection ended; a dry run answers as `syncd plan` does (2: changes
         pending), since it sent nothing."""
@@ -165,6 +170,8 @@ class ConnectionResult:
             return ExitCode.REFUSED
         if self.dry_run and self.plan is not None:
             return planning.plan_exit(self.plan)
+        if self.held or (self.plan is not None and self.plan.tripped):
+            return ExitCode.HELD
         if self.counts["dead"] or self.counts["blocked"] or self.links_failed:
             return ExitCode.DEAD
         if self.waiting:
@@ -488,8 +495,12 @@ class _ConnectionRun:
                 mirror = Mirror.empty() if fresh else load_mirror(db, self.name)
                 previous = runs.previous_rows(db, source_name)
                 absent = {} if fresh else absences.load(db, self.name)
+                kept = {} if fresh else holds.kept(db, self.name, now=utcnow())
+                done = None if fresh else planning.load_completions(db, self.name, conn.deprovision)
             listing, mirror, drift = self._listed(connector, conn, mirror, result)
-            loaded = planning.LoadedMirror(mirror, previous, absent=absent)
+            loaded = planning.LoadedMirror(
+                mirror, previous, absent=absent, kept=kept, completions=done
+            )
         else:
             loaded, desired = self._loaded(conn, fresh)
             facts = self._gate(source_name, result)
@@ -616,7 +627,9 @@ class _ConnectionRun:
             except BaseException:
                 wait([loading])
                 raise
-            loaded = planning.complete_mirror(db, self.name, loading.result(), desired, self.pool)
+            loaded = planning.complete_mirror(
+                db, self.name, loading.result(), desired, self.pool, conn.deprovision
+            )
         return loaded, desired
 
     def _listed(
@@ -667,7 +680,8 @@ class _ConnectionRun:
         refusal = plan.refusal
         now = utcnow()
         with self.sessions.begin() as db:
-            source_id = runs.record_source(db, record, rejected, accepted=refusal is None, now=now)
+            accepted = refusal is None and not plan.suspect_export
+            source_id = runs.record_source(db, record, rejected, accepted=accepted, now=now)
             result.run_id = runs.start_run(
                 db,
                 connection=self.name,
@@ -679,7 +693,14 @@ class _ConnectionRun:
                 message=None if refusal is None else refusal.message,
             )
             if refusal is None:
-                result.enqueued = self.store.enqueue(db, result.run_id, plan.ops, now=now)
+                result.enqueued = self.store.enqueue(
+                    db,
+                    result.run_id,
+                    plan.ops,
+                    now=now,
+                    held=plan.held,
+                    held_until=now + timedelta(hours=self.conn.safeguards.hold_hours),
+                )
                 absences.record(db, self.name, plan.absence)
                 if self.corrected is not None and not self.corrected[1].empty:
                     record_drift(db, self.name, *self.corrected, now=now)
@@ -698,6 +719,7 @@ class _ConnectionRun:
             connection=self.name,
             run_id=result.run_id,
             ops=len(plan.ops),
+            held=len(plan.held),
             calls=plan.calls,
             repairs=plan.repairs,
             rejected_rows=record.rows_rejected,
@@ -728,12 +750,21 @@ class _ConnectionRun:
         counts = self.store.counts(run_id=result.run_id)
         result.counts = counts
         result.dead = self.store.rows(states=["dead", "blocked"], limit=None)
-        if counts["dead"] or counts["blocked"] or result.waiting or result.links_failed:
+        if (
+            counts["dead"]
+            or counts["blocked"]
+            or result.waiting
+            or result.links_failed
+            or result.held
+            or (result.plan is not None and result.plan.tripped)
+        ):
             status = RunStatus.PARTIAL
         else:
             status = RunStatus.SUCCEEDED
         message = None
-        if result.drained.stopped == "waiting" and result.drained.next_due is not None:
+        if result.held or (result.plan is not None and result.plan.tripped):
+            message = describe_held(result)
+        elif result.drained.stopped == "waiting" and result.drained.next_due is not None:
             message = f"retries waiting; next due {result.drained.next_due.isoformat()}"
         elif result.drained.stopped == "stopped":
             message = "stopped before the outbox was drained"
@@ -866,6 +897,25 @@ def _listed_pairs(
             return [], []
         done.append(subject)
     return pairs, done
+
+
+def describe_held(result: ConnectionResult) -> str | None:
+    """A sentence about tripped limits and the ops held for an operator, or None."""
+    plan = result.plan
+    tripped = plan.tripped if plan is not None else ()
+    if not result.held and not tripped:
+        return None
+    limits = ", ".join(dict.fromkeys(check.label for check in tripped))
+    by = f" ({limits} tripped)" if limits else ""
+    text = f"{result.held} op(s) held for approval{by}; the rest went out"
+    if result.held:
+        text += f" (`syncd held list --connection {result.name}`)"
+    if plan is not None and plan.suspect_export:
+        text += (
+            "; the export looks truncated: it is not the next run's baseline and its "
+            "absences do not count towards deactivating anyone"
+        )
+    return text
 
 
 def describe_wait(result: ConnectionResult) -> str | None:

@@ -6,6 +6,7 @@ network access, and ``today`` is passed in, so the same inputs always give the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 from datetime import date
 
@@ -13,8 +14,11 @@ from syncd.config import ConnectionConfig
 from syncd.plan.absence import AbsenceHistory
 from syncd.plan.desired import Desired, build_desired
 from syncd.plan.diff import ComparedSets, MirrorIndex, diff
+from syncd.plan.hold import Hold, select
+from syncd.plan.learning import NOTHING_COMPLETED, Completions
 from syncd.plan.model import Listing, Mirror, Plan, RosterLike, VendorProfile
-from syncd.plan.safeguards import measure, raise_if_refused, refusal
+from syncd.plan.ops import Op
+from syncd.plan.safeguards import SHRINK, measure, raise_if_refused, refusal
 from syncd.plan.users import Pairing
 
 
@@ -65,6 +69,8 @@ def build_plan(
     compared: Future[ComparedSets] | None = None,
     executor: Executor | None = None,
     absence: AbsenceHistory | None = None,
+    kept: Mapping[str, Hold] | None = None,
+    completions: Completions = NOTHING_COMPLETED,
 ) -> Plan:
     """The plan for one connection.
 
@@ -79,7 +85,15 @@ def build_plan(
     ``index``, ``pairing``, ``compared`` and ``executor``: work done ahead, and where the
     diff may overlap its parts (see :func:`syncd.plan.diff.diff`). ``absence``: the stored
     absence history with the export's checksum and the time (``syncd.plan.absence``; None:
-    none known, every absence is a first one).
+    none known, every absence is a first one). ``kept``: the holds and rejections the
+    outbox has (``syncd.state.holds.kept``): those ops stay held whatever this plan trips.
+    ``completions``: the items the results say were finished (``syncd.plan.learning``;
+    never unassigned); the pipeline passes what the results table holds, unknown before
+    the first pull (then nothing is unassigned); the default says nobody finished anything.
+
+    A tripped limit holds the ops it measured (``safeguards.on_trip = "hold"``, see
+    :mod:`syncd.plan.hold`) or refuses the plan (``"refuse"``, and ``min_known_share``
+    always); the held ops are in ``ops`` and named in ``held``.
     """
     if desired is None:
         if roster is None:
@@ -104,6 +118,7 @@ def build_plan(
         compared=compared,
         executor=executor,
         absence=absence,
+        completions=completions,
     )
     rows_read = desired.rows_read
     checks = measure(
@@ -114,21 +129,33 @@ def build_plan(
         previous_rows=previous_rows,
         memberships=len(mirror.memberships),
         assignments=len(mirror.assignments),
+        present=result.present,
+        matched=result.matched,
+        exported=len(desired.people),
     )
     overridden = allow_mass_change or connection.safeguards.allow_mass_change
+    holding = connection.safeguards.on_trip == "hold"
+    refused = refusal(checks, overridden=overridden, hold=holding)
+    shrunk = not overridden and any(c.tripped and c.limit == SHRINK for c in checks)
+    ops: tuple[Op, ...] = result.ops
+    held: dict[str, Hold] = {}
+    if refused is None:
+        ops, held = select(ops, checks if holding and not overridden else (), kept=kept)
     return Plan(
         connection=name,
         profile=profile,
-        ops=result.ops,
+        ops=ops,
+        held=held,
+        reasons=result.reasons,
         checks=checks,
-        refusal=refusal(checks, overridden=overridden),
+        refusal=refused,
         overridden=overridden and any(c.tripped for c in checks),
         skipped=result.skipped,
         warnings=result.warnings,
         population=result.population,
         rows_read=rows_read,
         pending=tuple(sorted(result.absence.pending)) if result.absence else (),
-        absence=result.absence.recorded if result.absence else None,
+        absence=result.absence.recorded if result.absence and not shrunk else None,
     )
 
 

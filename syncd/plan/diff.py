@@ -9,6 +9,8 @@ pairs that become ops are turned back into text. Policies:
   ``remove_memberships`` is on; a leaver's memberships and courses are left as they are;
 - courses and learning paths no rule gives any more are unassigned only when
   ``unassign_courses`` is on; what the mirror already holds is never assigned again;
+  leavers' and movers' assignments follow ``leaver_courses``/``mover_courses``, and a
+  completed one is never unassigned (``syncd.plan.learning``);
 - groups are created (or, with a listing, linked) parents first, renamed or moved, never
   deleted; a desired group whose key the mirror holds in another case only ("org:SALES",
   "org:Sales") is that group, renamed under the mirror's key, as the LMS matches team
@@ -24,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
 
@@ -33,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from syncd.config import DeprovisionConfig
-from syncd.plan import sets
+from syncd.plan import learning, sets
 from syncd.plan.absence import AbsenceHistory, Tally
 from syncd.plan.batching import chunks
 from syncd.plan.course_people import course_people_ops
@@ -49,8 +51,6 @@ from syncd.plan.ops import (
     Op,
     RemoveMember,
     ReplaceMemberships,
-    UnassignCourse,
-    UnassignLearningPath,
     UpdateGroup,
 )
 from syncd.plan.replace_members import replace_ops
@@ -68,6 +68,12 @@ class DiffResult:
     warnings: tuple[str, ...] = ()
     absence: Tally | None = None
     """Who is pending deactivation, and the absence history to store (``syncd.plan.absence``)."""
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    """Op key -> the setting that planned that unassignment (``syncd.plan.learning``)."""
+    present: int = 0
+    """Active synced people found in the export (the wrong-file safeguard)."""
+    matched: int = 0
+    """People of the export that syncd knows, active or not (the same)."""
 
 
 # --------------------------------------------------------------------------- groups
@@ -185,6 +191,24 @@ class _Compared:
         removed = texts(self.held[self.unwanted])[0] if removals else []
         return _Change(added, removed, rows)
 
+    def kept(self, ids: pd.Series, chosen: np.ndarray) -> list[tuple[str, Hashable]]:
+        """The held pairs still wanted, of the ``chosen`` people only (movers: few)."""
+        found = self.held[~self.unwanted]
+        rows, codes = np.divmod(np.unique(found), self.width)
+        picked = chosen[rows]
+        people = ids.iloc[rows[picked]].tolist()
+        return [(i, self.names[c]) for i, c in zip(people, codes[picked].tolist(), strict=True)]
+
+
+def _moved(members: _Compared, live: np.ndarray) -> np.ndarray:
+    """Live people the export puts in a pushed group they are not in and out of one they
+    are in: movers (``syncd.plan.learning``)."""
+    gained = np.zeros(len(live), dtype=bool)
+    lost = np.zeros(len(live), dtype=bool)
+    gained[members.want[members.missing] // members.width] = True
+    lost[members.held[members.unwanted] // members.width] = True
+    return live & gained & lost
+
 
 def _compare(wanted: Pairs, held_labels: sets.Labels, rows: np.ndarray) -> _Compared:
     """The desired pairs against the mirror's, for everyone in this export.
@@ -249,7 +273,7 @@ def _items(pairs: Iterable[tuple[str, Hashable]]) -> Iterator[tuple[str, tuple[s
 
 def _assignment_ops(
     change: _Change, user_ready: Mapping[str, tuple[str, ...]], profile: VendorProfile
-) -> tuple[list[Op], list[Op]]:
+) -> list[Op]:
     assign_ops: list[Op] = []
     for kind in ("course", "learning_path"):
         chosen = ((p, item) for p, (of_kind, item) in _items(change.added) if of_kind == kind)
@@ -266,18 +290,7 @@ def _assignment_ops(
                             external_id=person, learning_path_ids=chunk, depends_on=after
                         )
                     )
-    unassign_ops: list[Op] = []
-    for person, (kind, item) in sorted(_items(change.removed)):
-        after = _needs(user_ready, [person])
-        if kind == "course":
-            unassign_ops.append(
-                UnassignCourse(external_id=person, course_id=item, depends_on=after)
-            )
-        else:
-            unassign_ops.append(
-                UnassignLearningPath(external_id=person, learning_path_id=item, depends_on=after)
-            )
-    return assign_ops, unassign_ops
+    return assign_ops
 
 
 def _group_scene(
@@ -357,11 +370,13 @@ def diff(
     compared: Future[ComparedSets] | None = None,
     executor: Executor | None = None,
     absence: AbsenceHistory | None = None,
+    completions: learning.Completions = learning.NOTHING_COMPLETED,
 ) -> DiffResult:
     """Every op that brings the LMS from ``mirror`` to ``desired``, in execution order.
 
     ``absence``: how long each absent person has been missing (none known when None: an
-    absence then counts as the first).
+    absence then counts as the first). ``completions``: what the results say was finished
+    (never unassigned; unknown: nothing is unassigned, see ``syncd.plan.learning``).
 
     What a caller worked out ahead may be passed in, and must be of these very inputs (a
     mismatch raises ValueError rather than planning from stale values): ``index``
@@ -403,6 +418,23 @@ def diff(
     )
     add_ops = [*add_ops, *replaced]
     assignments = sets_done.assignments.change(ids, live, removals=policy.unassign_courses)
+    moved = _moved(sets_done.members, live)
+    unwanted = list(_items(assignments.removed))
+    if not policy.unassign_courses and policy.mover_courses != "keep" and moved.any():
+        unwanted = list(_items(sets_done.assignments.change(ids, moved, removals=True).removed))
+    deactivated = [op.external_id for op in user_ops.deactivations]
+    decision = learning.decide(
+        policy,
+        completions,
+        leavers=learning.held_items(mirror.assignments, deactivated)
+        if policy.leaver_courses != "keep"
+        else {},
+        movers=frozenset(ids[moved].tolist()),
+        unwanted=unwanted,
+        still_given=_items(sets_done.assignments.kept(ids, moved))
+        if policy.mover_courses == "reassign"
+        else (),
+    )
     scene = None
     if policy.remove_memberships and candidates(desired.rules, profile):
         scene = partial(
@@ -419,10 +451,13 @@ def diff(
         profile,
     )
     people_ops, one_by_one = course_people_ops(one_by_one, user_ops.ready, profile)
-    assign_ops, unassign_ops = _assignment_ops(
-        _Change(one_by_one, assignments.removed), user_ops.ready, profile
-    )
+    assign_ops = _assignment_ops(_Change(one_by_one, []), user_ops.ready, profile)
     assign_ops = [*group_assign_ops, *people_ops, *assign_ops]
+    unassign_ops, reasons = learning.unassign_ops(decision, user_ops.ready)
+    reassigned = learning.reassign_ops(
+        decision, unassign_ops, user_ops.ready, profile.max_courses_per_call
+    )
+    deactivations = learning.after_unassignments(user_ops.deactivations, unassign_ops)
     ops: list[Op] = [
         *group_ops,
         *_by_subject(user_ops.rekeys),
@@ -434,7 +469,8 @@ def diff(
         *remove_ops,
         *assign_ops,
         *unassign_ops,
-        *_by_subject(user_ops.deactivations),
+        *reassigned,
+        *_by_subject(deactivations),
         *_by_subject(user_ops.deletions),
     ]
     skipped = pd.DataFrame(sorted(user_ops.skipped), columns=["external_id", "reason"], dtype="str")
@@ -442,8 +478,11 @@ def diff(
         ops=tuple(ops),
         skipped=skipped,
         population=population,
-        warnings=(*desired.warnings, *warnings, *user_ops.warnings),
+        warnings=(*desired.warnings, *warnings, *user_ops.warnings, *decision.warnings),
         absence=user_ops.absence,
+        reasons=reasons,
+        present=int(((known >= 0) & users["active"].to_numpy(dtype=bool)).sum()),
+        matched=int((known >= 0).sum()),
     )
 
 

@@ -17,8 +17,9 @@ import pandas as pd
 
 from syncd.plan.absence import Absence
 from syncd.plan.drift import Drift
+from syncd.plan.hold import REJECTED, Hold
 from syncd.plan.ops import OP_TYPES, Op
-from syncd.plan.safeguards import SafeguardCheck
+from syncd.plan.safeguards import SHRINK, SafeguardCheck
 
 MIRROR_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "users": ("external_id", "remote_id", "match_value", "active", "attrs", "attrs_hash"),
@@ -277,6 +278,42 @@ class Plan:
     reason): no op this run (``syncd.plan.absence``)."""
     absence: Mapping[str, Absence] | None = None
     """The absence history a reconcile stores with this plan's ops (None: keep it)."""
+    held: Mapping[str, Hold] = field(default_factory=dict)
+    """Op key -> why that op waits for an operator (``syncd.plan.hold``): enqueued
+    ``held``, sent only once approved (`syncd held approve`)."""
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    """Op key -> the setting that planned that unassignment (``leaver_courses``,
+    ``mover_courses`` or ``unassign_courses``: ``syncd.plan.learning``)."""
+
+    @property
+    def tripped(self) -> tuple[SafeguardCheck, ...]:
+        """The limits this plan trips that were not overridden (held ops or a refusal
+        follow; either way an operator should look)."""
+        if self.overridden:
+            return ()
+        return tuple(check for check in self.checks if check.tripped)
+
+    @property
+    def suspect_export(self) -> bool:
+        """The export looks truncated (``min_source_ratio`` tripped, not overridden): its
+        safe ops go out, but it is not taken as the next run's baseline, and its absences
+        do not count towards confirming anyone's departure."""
+        return any(check.limit == SHRINK for check in self.tripped)
+
+    @property
+    def held_ops(self) -> tuple[Op, ...]:
+        """The ops that wait for an operator, in plan order."""
+        return tuple(op for op in self.ops if op.key in self.held)
+
+    @property
+    def flowing(self) -> int:
+        """Ops that go out now (not held)."""
+        return len(self.ops) - len(self.held)
+
+    @property
+    def held_by_check(self) -> dict[str, int]:
+        """Held ops per check that held them."""
+        return dict(Counter(hold.check for hold in self.held.values()))
 
     @property
     def vendor(self) -> str:
@@ -288,7 +325,11 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not self.ops
+        """Nothing to tell the LMS: no ops, or only ones an operator rejected (enqueued all
+        the same, so that the outbox keeps them rejected)."""
+        if not self.held:
+            return not self.ops
+        return all(op.key in self.held and self.held[op.key].check == REJECTED for op in self.ops)
 
     @property
     def counts(self) -> dict[str, int]:

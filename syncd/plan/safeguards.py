@@ -43,6 +43,8 @@ from syncd.plan.ops import (
     UpdateUser,
 )
 
+SHRINK = "min_source_ratio"
+"""The limit on the export's size against the last accepted one (a truncated file)."""
 MEMBERSHIPS = "groups"
 """The ``field`` of the check on people whose group memberships change (moving team)."""
 
@@ -71,6 +73,8 @@ class SafeguardCheck:
     message: str
     kinds: frozenset[str] = frozenset()
     field: str = ""
+    refuses: bool = False
+    """Refuses the whole plan even where tripped limits only hold ops (the wrong file)."""
 
     @property
     def label(self) -> str:
@@ -97,6 +101,8 @@ class SafeguardCheck:
         }
         if self.field:
             data["field"] = self.field
+        if self.refuses:
+            data["refuses"] = True
         return data
 
 
@@ -207,9 +213,15 @@ def measure(
     previous_rows: int | None,
     memberships: int = 0,
     assignments: int = 0,
+    present: int | None = None,
+    matched: int | None = None,
+    exported: int | None = None,
 ) -> tuple[SafeguardCheck, ...]:
     """Every limit against this plan; ``population`` is the active synced users before it,
-    ``memberships`` and ``assignments`` the rows of each the mirror holds before it."""
+    ``memberships`` and ``assignments`` the rows of each the mirror holds before it;
+    ``present`` of the active synced users are in the export, whose ``exported`` people
+    include
+    ``matched`` ones syncd knows (None: not measured)."""
     removals = sum(isinstance(op, DeactivateUser | DeleteUser) for op in ops)
     share = _share(removals, population)
     percent = config.max_deactivation_percent
@@ -285,11 +297,13 @@ def measure(
             message=f"{len(ops)} changes, limit max_changes = {config.max_changes}",
         )
     )
+    if present is not None and matched is not None and exported is not None:
+        checks.append(_known_share(config, population, present, matched, exported))
     if previous_rows and rows_read is not None:
         ratio = rows_read / previous_rows
         checks.append(
             SafeguardCheck(
-                limit="min_source_ratio",
+                limit=SHRINK,
                 value=round(ratio, 4),
                 threshold=config.min_source_ratio,
                 tripped=ratio < config.min_source_ratio,
@@ -302,11 +316,40 @@ def measure(
     return tuple(checks)
 
 
-def refusal(checks: Sequence[SafeguardCheck], *, overridden: bool) -> SafeguardCheck | None:
-    """The first tripped limit, unless a mass change was allowed."""
+def _known_share(
+    config: SafeguardConfig, population: int, present: int, matched: int, people: int
+) -> SafeguardCheck:
+    """Another company's (or another system's) file: few of the synced people are in it
+    and few of its people are known. A truncated export keeps the second share high, a
+    merger the first, so neither trips it."""
+    floor = config.mass_change_min_population
+    least = config.min_known_share
+    kept = present / population if population else 1.0
+    known = matched / people if people else 1.0
+    applies = population >= max(floor, 1) and people > 0
+    return SafeguardCheck(
+        limit="min_known_share",
+        value=round(min(kept, known), 4),
+        threshold=least,
+        tripped=applies and kept < least and known < least,
+        message=(
+            f"only {present} of the {population} active synced people ({kept:.0%}) are in "
+            f"the export, and only {matched} of its {people} people ({known:.0%}) are known: "
+            f"is it another company's or another system's file? limit min_known_share = "
+            f"{least:g}"
+        ),
+        refuses=True,
+    )
+
+
+def refusal(
+    checks: Sequence[SafeguardCheck], *, overridden: bool, hold: bool = False
+) -> SafeguardCheck | None:
+    """The tripped limit that refuses the plan: with ``hold`` only one that always refuses
+    (the others hold ops instead); none when a mass change was allowed."""
     if overridden:
         return None
-    return next((check for check in checks if check.tripped), None)
+    return next((check for check in checks if check.tripped and (check.refuses or not hold)), None)
 
 
 def raise_if_refused(check: SafeguardCheck | None, *, connection: str = "") -> None:

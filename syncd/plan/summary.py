@@ -7,6 +7,7 @@ credentials (ops do not carry any).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from syncd.plan.ops import (
@@ -49,8 +50,14 @@ def _change(change: tuple[str, str, str]) -> str:
     return f"{name}: {old!r} -> {new!r}"
 
 
-def describe(op: Op) -> str:
-    """One line saying what the op does to whom."""
+def describe(op: Op, why: str = "") -> str:
+    """One line saying what the op does to whom; ``why``: the setting that planned it
+    (``Plan.reasons``: an unassignment's leaver or mover policy)."""
+    line = _describe(op)
+    return f"{line} ({why})" if why else line
+
+
+def _describe(op: Op) -> str:
     match op:
         case CreateUser():
             return f"create user {op.external_id} ({op.match_value})"
@@ -106,15 +113,18 @@ def describe(op: Op) -> str:
     return f"{op.kind} {op.subject}"
 
 
-def op_entry(op: Op) -> dict[str, Any]:
-    """An op for the JSON summary: kind, subject, key, description, and field changes."""
+def op_entry(op: Op, why: str = "") -> dict[str, Any]:
+    """An op for the JSON summary: kind, subject, key, description, field changes, and
+    why it is planned where the op does not say it itself."""
     entry: dict[str, Any] = {
         "kind": op.kind,
         "subject": op.subject,
         "key": op.key,
-        "what": describe(op),
+        "what": describe(op, why),
         "depends_on": len(op.depends_on),
     }
+    if why:
+        entry["why"] = why
     if isinstance(op, UpdateUser):
         entry["changes"] = [{"field": f, "from": old, "to": new} for f, old, new in op.changes]
     return entry
@@ -151,9 +161,12 @@ def summarize(plan: Plan, *, limit: int = 20, rate: RateLike | None = None) -> d
             )
         ],
         "pending_deactivations": [{"external_id": e, "reason": r} for e, r in plan.pending],
+        "held": [{**op_entry(op), **plan.held[op.key].to_dict()} for op in plan.held_ops],
         "warnings": list(plan.warnings),
-        "first_ops": [op_entry(op) for op in plan.ops[:limit]],
+        "first_ops": [op_entry(op, plan.reasons.get(op.key, "")) for op in plan.ops[:limit]],
     }
+    if plan.reasons:
+        data["unassignments_by_setting"] = dict(sorted(Counter(plan.reasons.values()).items()))
     if rate is not None:
         data["rate"] = {"requests": rate.requests, "per_seconds": rate.per_seconds}
         data["duration_seconds"] = plan.duration_seconds(rate)

@@ -33,6 +33,7 @@ from syncd.plan.hashing import hash_attrs
 from syncd.plan.model import Listing, Mirror
 from syncd.plan.users import as_attrs_list
 from syncd.state import mirror as mirror_rows
+from syncd.state import versions
 from syncd.state.mirror_query import Db
 from syncd.state.models import MirrorGroup, MirrorMembership
 
@@ -256,6 +257,7 @@ def record(db: Db, connection: str, mirror: Mirror, drift: Drift, *, now: dateti
         mirror_rows.remove_membership(db, connection, group_key, external_id)
     for external_id, kind, item_id in sorted(drift.assignments_gone):
         mirror_rows.remove_assignment(db, connection, external_id, kind, item_id)
+    versions.bump(db, connection)
 
 
 def _forget_groups(db: Db, connection: str, keys: Iterable[str]) -> None:

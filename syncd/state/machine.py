@@ -45,16 +45,23 @@ RUNNABLE_STATES = frozenset({OpState.PENDING, OpState.RETRY, OpState.CLAIMED})
 """States a worker may claim from (retry once due, claimed once its lease expired)."""
 
 TRANSITIONS: Mapping[OpState, frozenset[OpState]] = {
-    OpState.PENDING: frozenset({OpState.CLAIMED, OpState.BLOCKED}),
-    OpState.RETRY: frozenset({OpState.CLAIMED, OpState.BLOCKED, OpState.PENDING}),
+    OpState.PENDING: frozenset({OpState.CLAIMED, OpState.BLOCKED, OpState.HELD}),
+    OpState.RETRY: frozenset({OpState.CLAIMED, OpState.BLOCKED, OpState.PENDING, OpState.HELD}),
     OpState.CLAIMED: frozenset(
         {OpState.DONE, OpState.RETRY, OpState.DEAD, OpState.PENDING, OpState.CLAIMED}
     ),
-    OpState.DONE: frozenset({OpState.PENDING}),
-    OpState.DEAD: frozenset({OpState.PENDING}),
-    OpState.BLOCKED: frozenset({OpState.PENDING}),
+    OpState.DONE: frozenset({OpState.PENDING, OpState.HELD, OpState.REJECTED}),
+    OpState.DEAD: frozenset({OpState.PENDING, OpState.HELD}),
+    OpState.BLOCKED: frozenset({OpState.PENDING, OpState.HELD}),
+    OpState.HELD: frozenset({OpState.PENDING, OpState.REJECTED}),
+    OpState.REJECTED: frozenset({OpState.PENDING, OpState.HELD}),
 }
-"""Every allowed move; ``claimed -> claimed`` is a reclaim after an expired lease."""
+"""Every allowed move; ``claimed -> claimed`` is a reclaim after an expired lease.
+
+``held`` waits for an operator (a tripped safeguard, a seat budget): approved it goes back
+to ``pending``, rejected to ``rejected``, expired it is dropped. ``rejected`` is kept while
+plans keep asking for the same op (the same request stays refused, as with ``dead``); a
+``done`` op becomes ``rejected`` when an operator undoes it (``syncd undo``)."""
 
 
 class IllegalTransition(ValueError):
@@ -101,12 +108,19 @@ def dependents(deps: Mapping[str, Iterable[str]], roots: Iterable[str]) -> set[s
 
 
 class EnqueueAction(StrEnum):
-    """What enqueuing a planned op does to the outbox row with the same key, if any."""
+    """What enqueuing a planned op does to the outbox row with the same key, if any.
+
+    A planned op the plan holds is stored ``held`` where it is inserted or re-armed, and an
+    open row not yet in flight is moved to ``held`` (HOLD); a row already held stays held
+    whatever the new plan says (KEEP): only an operator, or the hold's expiry, ends it.
+    """
 
     INSERT = "insert"  # no row with this key: add it
-    KEEP = "keep"  # already open (pending/claimed/retry/blocked): leave it, attach to the run
+    KEEP = "keep"  # already open (pending/claimed/retry/blocked) or held: leave it, attach
     REARM = "rearm"  # done before, needed again (or dead with a new payload): back to pending
     KEEP_DEAD = "keep_dead"  # dead with the same payload: the same request gets the same no
+    KEEP_REJECTED = "keep_rejected"  # rejected by an operator, the same request again
+    HOLD = "hold"  # open and not in flight, and the plan holds it now
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +131,24 @@ class Existing:
     payload: Mapping[str, Any]
 
 
-def enqueue_action(existing: Existing | None, payload: Mapping[str, Any]) -> EnqueueAction:
-    """Decide what a newly planned op does to an existing row with its key."""
+def enqueue_action(
+    existing: Existing | None, payload: Mapping[str, Any], *, hold: bool = False
+) -> EnqueueAction:
+    """Decide what a newly planned op (``hold``: one the plan holds) does to an existing row
+    with its key."""
     if existing is None:
         return EnqueueAction.INSERT
-    if existing.state in OPEN_STATES:
+    if existing.state is OpState.HELD:
         return EnqueueAction.KEEP
-    if existing.state is OpState.DEAD and _same(existing.payload, payload):
+    if existing.state in OPEN_STATES:
+        if hold and existing.state is not OpState.CLAIMED:
+            return EnqueueAction.HOLD
+        return EnqueueAction.KEEP
+    same = _same(existing.payload, payload)
+    if existing.state is OpState.DEAD and same:
         return EnqueueAction.KEEP_DEAD
+    if existing.state is OpState.REJECTED and same:
+        return EnqueueAction.KEEP_REJECTED
     return EnqueueAction.REARM
 
 

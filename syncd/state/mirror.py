@@ -33,7 +33,7 @@ from syncd.errors import StateError
 from syncd.plan.hashing import hash_attrs
 from syncd.plan.model import MIRROR_COLUMNS, MIRROR_LABELS, Mirror, label_column, label_dtype
 from syncd.plan.users import NOT_LOADED
-from syncd.state import mirror_query
+from syncd.state import mirror_query, versions
 from syncd.state.db import changed_rows, dialect_insert
 from syncd.state.mirror_query import Db
 from syncd.state.models import (
@@ -459,3 +459,4 @@ def clear(db: Db, connection: str) -> None:
     """Forget a connection's whole mirror (before a full reconcile rebuilds it from a listing)."""
     for model in (MirrorMembership, MirrorAssignment, MirrorGroup, MirrorUser):
         db.execute(delete(model).where(model.connection == connection))
+    versions.bump(db, connection)

@@ -299,6 +299,8 @@ class OutboxState(StrEnum):
     RETRY = "retry"
     DEAD = "dead"
     BLOCKED = "blocked"
+    HELD = "held"
+    REJECTED = "rejected"
 
 
 class OutboxOp(Base):
@@ -309,6 +311,10 @@ class OutboxOp(Base):
     so the claim query is one range scan of ``(connection, state, next_attempt_at, id)``.
     ``claimed_by``/``claimed_until`` are the worker's lease on the op. ``last_error`` is the
     vendor's reason, safe to print; ``result`` what the vendor answered (e.g. remote id).
+    A ``held`` op waits for an operator: ``held_check`` names the safeguard (or
+    ``dependency``, ``seat_budget``) that held it, ``held_reason`` says why in words and
+    ``held_until`` is when the hold expires (the op is then dropped; the next plan decides
+    again).
     """
 
     __tablename__ = "outbox"
@@ -334,6 +340,19 @@ class OutboxOp(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    held_check: Mapped[str | None] = mapped_column(String(64))
+    held_reason: Mapped[str | None] = mapped_column(Text)
+    held_until: Mapped[datetime | None]
+
+
+class MirrorVersion(Base):
+    """How many times a connection's mirror has changed: a saved plan records the number
+    it was computed against, and ``syncd apply`` refuses when it has moved on."""
+
+    __tablename__ = "mirror_versions"
+
+    connection: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)
 
 
 class OutboxDep(Base):
@@ -451,3 +470,29 @@ class Absentee(Base):
     since: Mapped[datetime]
     export: Mapped[str] = mapped_column(String(64))
     pending: Mapped[bool]
+
+
+# --------------------------------------------------------------------------- the journal
+
+
+class AppliedOp(Base):
+    """One op the LMS confirmed, with what it changed as the mirror held it before: the
+    journal ``syncd undo`` inverts (``syncd.state.journal``).
+
+    Written in the transaction that marks the op done, so the journal never names an op
+    the mirror does not reflect. ``before`` holds only what the op's own payload cannot
+    tell (an update's old match value, a group's old name and parent, whether a user was
+    active); ``payload`` is the op as sent.
+    """
+
+    __tablename__ = "applied_ops"
+    __table_args__ = (Index(None, "connection", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(NAME))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(KEY))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    before: Mapped[dict[str, Any]]
+    done_at: Mapped[datetime]

@@ -48,8 +48,9 @@ from syncd.plan.effects import (
     SetActive,
     effects,
 )
+from syncd.plan.hold import Hold
 from syncd.plan.ops import AddMembers, Attrs, Op, Refs, from_payload
-from syncd.state import mirror
+from syncd.state import holds, journal, mirror, versions
 from syncd.state.db import changed_rows
 from syncd.state.machine import (
     OPEN_STATES,
@@ -124,10 +125,13 @@ class EnqueueReport:
     kept_dead: int = 0
     superseded: int = 0
     blocked: int = 0
+    kept_rejected: int = 0
+    expired: int = 0
+    """Holds that ran out before this plan (dropped; the plan decided about them anew)."""
 
     @property
     def planned(self) -> int:
-        return self.inserted + self.kept + self.rearmed + self.kept_dead
+        return self.inserted + self.kept + self.rearmed + self.kept_dead + self.kept_rejected
 
 
 def _fresh(now: datetime) -> dict[str, Any]:
@@ -164,16 +168,30 @@ class OutboxStore:
     # ------------------------------------------------------------------- enqueue
 
     def enqueue(
-        self, db: Session, run_id: int, ops: Sequence[Op], *, now: datetime
+        self,
+        db: Session,
+        run_id: int,
+        ops: Sequence[Op],
+        *,
+        now: datetime,
+        held: Mapping[str, Hold] | None = None,
+        held_until: datetime | None = None,
+        supersede: bool = True,
     ) -> EnqueueReport:
         """Queue a plan's ops for ``run_id`` inside the caller's transaction (with the run).
 
         The caller commits; nothing here commits, so the run row, the source file and the
-        ops land together or not at all.
+        ops land together or not at all. Ops whose key is in ``held`` are stored ``held``
+        (until ``held_until``; see :mod:`syncd.state.holds`); holds that expired before
+        ``now`` are dropped first, so the plan decides about those ops again. Queued ops the
+        plan does not contain are superseded, unless ``supersede`` is False (a few ops queued
+        beside the rest: an undo).
         """
+        held = held or {}
         keys = [op.key for op in ops]
         if len(set(keys)) != len(keys):
             raise StateError("the plan holds two ops with the same idempotency key")
+        expired = holds.expire(db, self.connection, now=now)
         existing = self._existing(db, keys)
         counts = dict.fromkeys(EnqueueAction, 0)
         new_rows: list[dict[str, Any]] = []
@@ -184,32 +202,48 @@ class OutboxStore:
         for op in ops:
             row = existing.get(op.key)
             payload = op.to_payload()
+            hold = held.get(op.key)
             action = enqueue_action(
-                None if row is None else Existing(OpState(row.state), row.payload), payload
+                None if row is None else Existing(OpState(row.state), row.payload),
+                payload,
+                hold=hold is not None,
             )
             counts[action] += 1
             if action is EnqueueAction.INSERT:
-                new_rows.append(self._new_row(run_id, op, payload, now))
+                new_row = self._new_row(run_id, op, payload, now)
+                if hold is not None:
+                    new_row.update(holds.columns(hold, held_until))
+                new_rows.append(new_row)
                 new_ops.append(op)
-            elif action is EnqueueAction.REARM:
-                assert row is not None
+                continue
+            assert row is not None
+            if action is EnqueueAction.REARM:
                 rearm.append((row.id, op))
-            else:
-                assert row is not None
-                keep_ids.append(row.id)
-                if action is EnqueueAction.KEEP and row.state != OpState.CLAIMED:
-                    refresh.append((row.id, op))
-        superseded = self._supersede(db, set(keys))
+                continue
+            keep_ids.append(row.id)
+            if action is EnqueueAction.HOLD:
+                assert hold is not None
+                db.execute(
+                    update(OutboxOp)
+                    .where(OutboxOp.id == row.id)
+                    .values(updated_at=now, **holds.columns(hold, held_until))
+                )
+                refresh.append((row.id, op))
+            elif action is EnqueueAction.KEEP and row.state != OpState.CLAIMED:
+                refresh.append((row.id, op))
+        superseded = self._supersede(db, set(keys)) if supersede else 0
         if new_rows:
             ids = db.scalars(
                 insert(OutboxOp).returning(OutboxOp.id, sort_by_parameter_order=True), new_rows
             ).all()
             self._add_deps(db, list(zip(ids, new_ops, strict=True)))
         for row_id, op in rearm:
+            hold = held.get(op.key)
+            again = {} if hold is None else holds.columns(hold, held_until)
             db.execute(
                 update(OutboxOp)
                 .where(OutboxOp.id == row_id)
-                .values(run_id=run_id, payload=op.to_payload(), **_fresh(now))
+                .values(run_id=run_id, payload=op.to_payload(), **{**_fresh(now), **again})
             )
         for row_id, op in refresh:
             db.execute(
@@ -223,11 +257,13 @@ class OutboxStore:
         blocked = self.reblock(db, now=now)
         return EnqueueReport(
             inserted=counts[EnqueueAction.INSERT],
-            kept=counts[EnqueueAction.KEEP],
+            kept=counts[EnqueueAction.KEEP] + counts[EnqueueAction.HOLD],
             rearmed=counts[EnqueueAction.REARM],
             kept_dead=counts[EnqueueAction.KEEP_DEAD],
             superseded=superseded,
             blocked=blocked,
+            kept_rejected=counts[EnqueueAction.KEEP_REJECTED],
+            expired=expired,
         )
 
     def _new_row(
@@ -265,14 +301,24 @@ class OutboxStore:
         return found
 
     def _supersede(self, db: Session, keep: set[str]) -> int:
-        """Delete unfinished and dead ops of earlier runs that the new plan does not contain.
+        """Delete unfinished, dead, held and rejected ops of earlier runs that the new plan
+        does not contain (a held deactivation of a person back in the export is moot).
 
         A claimed op is in flight (its outcome will land in the mirror) and is left alone.
         """
         rows = db.execute(
             select(OutboxOp.id, OutboxOp.idempotency_key).where(
                 OutboxOp.connection == self.connection,
-                OutboxOp.state.in_([OpState.PENDING, OpState.RETRY, OpState.BLOCKED, OpState.DEAD]),
+                OutboxOp.state.in_(
+                    [
+                        OpState.PENDING,
+                        OpState.RETRY,
+                        OpState.BLOCKED,
+                        OpState.DEAD,
+                        OpState.HELD,
+                        OpState.REJECTED,
+                    ]
+                ),
             )
         ).all()
         stale = [row_id for row_id, key in rows if key not in keep]
@@ -768,6 +814,7 @@ class OutboxStore:
                     )
                 )
                 if ours:
+                    journal.record(db, self.connection, claimed.run_id, claimed.op, now=now)
                     confirm(db, self.connection, claimed.op, outcome, now=now)
             else:
                 ours = changed_rows(
@@ -1004,6 +1051,7 @@ def confirm(db: Session, connection: str, op: Op, outcome: Confirmation, *, now:
     """
     for change in effects(op, remote_id=outcome.remote_id, detail=outcome.detail):
         _write(db, connection, change, now=now)
+    versions.bump(db, connection)
 
 
 def _write(db: Session, connection: str, change: Change, *, now: datetime) -> None:

@@ -264,3 +264,39 @@ def unmanaged_count(db: Session, connection: str) -> int:
         Result.connection == connection, Result.external_id.is_(None)
     )
     return int(db.execute(query).scalar_one())
+
+
+FINISHED = ("completed", "passed", "expired")
+"""Statuses of an item the person finished: an expired certificate was completed once."""
+
+_AS_COURSE = "registration"
+"""SCORM Cloud's result item: a registration on the course named by ``course_id``."""
+
+
+def completed_items(db: Session, connection: str) -> tuple[bool, list[tuple[str, str, str]]]:
+    """Whether results were ever pulled for ``connection`` (a committed window or a row),
+    and the (external_id, kind, item_id) of every item a managed person finished, named
+    as the mirror's assignments name them (a registration as its course).
+
+    The leaver and mover policies never unassign these (:mod:`syncd.plan.learning`);
+    before the first pull nobody can tell, and they unassign nothing.
+    """
+    finished = or_(Result.completed.is_(True), Result.status.in_(FINISHED))
+    query = (
+        select(Result.external_id, Result.item_kind, Result.item_id, Result.course_id)
+        .where(Result.connection == connection, Result.external_id.is_not(None), finished)
+        .order_by(Result.external_id, Result.item_kind, Result.item_id)
+    )
+    items: list[tuple[str, str, str]] = []
+    for found in db.execute(query):
+        external_id, kind, item_id, course_id = str(found[0]), found[1], found[2], found[3]
+        if kind == _AS_COURSE:
+            if course_id:
+                items.append((external_id, "course", course_id))
+        elif kind in ("course", "learning_path"):
+            items.append((external_id, kind, item_id))
+    pulled = bool(items) or watermark(db, connection) is not None
+    if not pulled:
+        any_row = select(Result.id).where(Result.connection == connection).limit(1)
+        pulled = db.execute(any_row).first() is not None
+    return pulled, items

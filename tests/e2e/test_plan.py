@@ -83,21 +83,22 @@ def test_changes_are_counted_detailed_and_nothing_is_written(synced):
     assert synced.dump() == before
 
 
-def test_a_truncated_export_is_refused_and_nothing_is_enqueued(synced):
+def test_a_truncated_export_trips_the_shrink_limit_and_deactivates_nobody(synced):
     synced.export(COMPANY[:12])
     before = synced.dump()
     proc = synced.plan()
-    assert proc.returncode == 3, shown(proc)
-    assert "REFUSED" in proc.stdout and "nothing would be enqueued" in proc.stdout
+    assert proc.returncode == 2, shown(proc)
+    assert "TRIPPED" in proc.stdout and "min_source_ratio" in proc.stdout
     code, data = synced.plan_json()
-    assert code == 3
-    refusal = data["safeguards"]["refusal"]
-    # The 12 missing people are pending deactivation (absent_exports = 2), not deactivations.
-    assert refusal["limit"] == "min_source_ratio"
-    assert refusal["value"] == 0.5 and refusal["threshold"] == 0.9
+    assert code == 2
+    assert data["safeguards"]["refusal"] is None
+    shrink = next(c for c in data["safeguards"]["checks"] if c["limit"] == "min_source_ratio")
+    assert shrink["value"] == 0.5 and shrink["threshold"] == 0.9 and shrink["tripped"]
     tripped = {c["limit"] for c in data["safeguards"]["checks"] if c["tripped"]}
     assert tripped == {"min_source_ratio"}
+    # The 12 missing people are pending deactivation (absent_exports = 2), not deactivations.
     assert len(data["pending_deactivations"]) == 12
+    assert data["counts"] == {} and data["held"] == []
     assert synced.dump() == before
     with sqlite3.connect(synced.db) as db:
         assert db.execute("SELECT count(*) FROM outbox WHERE state != 'done'").fetchone() == (0,)

@@ -26,7 +26,9 @@ TABLES = {
     "results",
     "cursors",
     "leases",
+    "mirror_versions",
     "absences",
+    "applied_ops",
 }
 
 

@@ -280,25 +280,34 @@ def plan_for(rows: list[dict[str, Any]], mirror: Mirror, allow: bool = False, **
     )
 
 
-def test_a_mapping_change_moving_everyone_is_refused_unless_allowed() -> None:
+def test_a_mapping_change_moving_everyone_holds_the_moves_or_refuses_unless_allowed() -> None:
     mirror = apply(plan_for(STAFF, Mirror.empty()), Mirror.empty())
     moved = [{**row, "department": "Elsewhere"} for row in STAFF]
     plan = plan_for(moved, mirror)
-    assert plan.refusal is not None and plan.refusal.limit == "max_field_change_percent"
-    assert plan.refusal.field == MEMBERSHIPS
-    with pytest.raises(SafeguardTripped) as caught:
-        check_safeguards(plan)
-    assert "40 of 40 active synced people (100.0%) change groups" in str(caught.value)
     tripped = {c.label for c in plan.checks if c.tripped}
     assert tripped == {
         "max_field_change_percent[groups]",
         "max_group_removal_percent",
     }
+    # Held by default: every membership change waits; the new team itself may be made.
+    assert plan.refusal is None
+    held_kinds = {op.kind for op in plan.held_ops}
+    assert held_kinds == {"add_members", "remove_member"}
+    flowing = [op for op in plan.ops if op.key not in plan.held]
+    assert {op.kind for op in flowing} <= {"create_group"}
+    moved_people = {p for op in plan.held_ops for p in getattr(op, "external_ids", ())}
+    assert len(moved_people) == 40
+    refused = plan_for(moved, mirror, safeguards={"on_trip": "refuse"})
+    assert refused.refusal is not None and refused.refusal.limit == "max_field_change_percent"
+    assert refused.refusal.field == MEMBERSHIPS
+    with pytest.raises(SafeguardTripped) as caught:
+        check_safeguards(refused)
+    assert "40 of 40 active synced people (100.0%) change groups" in str(caught.value)
     allowed = plan_for(moved, mirror, allow=True)
-    assert allowed.refusal is None and allowed.overridden
+    assert allowed.refusal is None and allowed.overridden and not allowed.held
 
 
-def test_a_rule_change_unassigning_most_people_is_refused() -> None:
+def test_a_rule_change_unassigning_most_people_holds_the_unassignments() -> None:
     rules = [{"name": "all", "assign": {"courses": ["C1"]}}]
     deprovision = {"unassign_courses": True}
     mirror = apply(
@@ -306,8 +315,14 @@ def test_a_rule_change_unassigning_most_people_is_refused() -> None:
     )
     narrowed = [{**rules[0], "when": [{"field": "title", "equals": "Lead"}]}]
     plan = plan_for(STAFF, mirror, rules=narrowed, deprovision=deprovision)
-    assert plan.refusal is not None and plan.refusal.limit == "max_unassignment_percent"
-    assert plan.refusal.message == (
+    assert plan.refusal is None
+    assert {op.kind for op in plan.held_ops} == {"unassign_course"}
+    assert set(plan.held_by_check) == {"max_unassignment_percent"}
+    refused = plan_for(
+        STAFF, mirror, rules=narrowed, deprovision=deprovision, safeguards={"on_trip": "refuse"}
+    )
+    assert refused.refusal is not None and refused.refusal.limit == "max_unassignment_percent"
+    assert refused.refusal.message == (
         "unassign_course/unassign_learning_path: 40 of 40 assignments held (100.0%) removed, "
         "limit max_unassignment_percent = 10%"
     )

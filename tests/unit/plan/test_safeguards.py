@@ -1,4 +1,5 @@
-"""Safeguards refuse a whole plan, name the limit and the numbers, and can be overridden."""
+"""Safeguards with ``on_trip = "refuse"`` refuse a whole plan, name the limit and the numbers,
+and can be overridden (holding only the risky ops: test_hold_selection.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def plan_for(
     allow: bool = False,
     **limits: Any,
 ) -> Plan:
-    safeguards = {"max_changes": 10_000, **limits}
+    safeguards = {"max_changes": 10_000, "on_trip": "refuse", **limits}
     return build_plan(
         roster(rows),
         connection(safeguards=safeguards),
@@ -55,7 +56,7 @@ def refused_by(plan: Plan) -> str:
 def test_truncated_export_is_refused_by_the_defaults() -> None:
     plan = build_plan(
         roster(STAFF[:30]),
-        connection(safeguards={}),
+        connection(safeguards={"on_trip": "refuse"}),
         LITMOS_LIKE,
         MIRROR,
         today=TODAY,
