@@ -910,7 +910,19 @@ class ConnectionConfig(_Model):
         default_factory=DeprovisionConfig, description="Leavers, absentees and returners."
     )
     safeguards: SafeguardConfig = Field(
-        default_factory=SafeguardConfig, description="Limits that refuse a dangerous plan."
+        default_factory=SafeguardConfig,
+        description="Limits that hold a dangerous plan's risky ops (or refuse it).",
+    )
+    seats: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Licences this LMS account has (active users it may hold), if limited: creates "
+            "and reactivations that would take the active synced users past it are held "
+            "(`syncd held`) with a forecast of the overage, and go out by themselves once "
+            "leavers free seats. Counts the users syncd manages (accounts made by hand "
+            "count once `reconcile --full` adopts them)."
+        ),
     )
     timeout_seconds: float = Field(
         default=30.0,

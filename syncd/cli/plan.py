@@ -116,6 +116,9 @@ def _print_table(console: Console, item: Planned, limit: int) -> None:
     for check in plan.checks:
         if check.tripped:
             console.print(f"[red]tripped[/] {escape(check.message)}", highlight=False)
+    if plan.seats is not None:
+        colour = "magenta" if plan.seats.overage else "green"
+        console.print(f"[{colour}]seats[/] {escape(plan.seats.message)}", highlight=False)
     _print_held(console, plan, limit)
     if plan.refusal is not None:
         console.print(

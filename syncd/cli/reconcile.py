@@ -195,6 +195,12 @@ def _repairs_line(result: ConnectionResult) -> str | None:
     return f"repairs planned, not all done yet: {text}"
 
 
+def _result_label(r: ConnectionResult) -> str:
+    if r.exit_code == ExitCode.HELD and not r.held:
+        return "[magenta]safeguard tripped[/]"
+    return (_DRY_RESULT if r.dry_run else _RESULT).get(r.exit_code) or _RESULT[r.exit_code]
+
+
 def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
     from syncd.pipeline.reconcile import describe_held, describe_rate_waits, describe_wait
 
@@ -221,7 +227,7 @@ def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
             str(r.waiting),
             str(r.calls),
             f"{stats.seconds:.1f}",
-            (_DRY_RESULT if r.dry_run else _RESULT).get(r.exit_code) or _RESULT[r.exit_code],
+            _result_label(r),
         )
     out.print(table)
     for r in results:

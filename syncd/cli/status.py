@@ -2,7 +2,7 @@
 
 The same report as the service's status page and ``/status``
 (:func:`syncd.service.status.collect`), so it works with or without a running service:
-last runs, queue depth and the oldest waiting op, dead and held ops with their reasons,
+last runs, queue depth and the oldest waiting op, dead, held and blocked ops with their reasons,
 rate-limit use from the saved send history, result watermarks, and the next runs the
 configured schedule gives. ``--format json`` is the ``/status`` JSON, for scripts.
 """
@@ -92,7 +92,8 @@ def status(
             ("queue", ", ".join(f"{n} {s}" for s, n in queue.by_state.items() if n) or "empty"),
             ("oldest waiting op", _age(queue.oldest_waiting_seconds) or "none waiting"),
             ("dead letters", str(queue.dead)),
-            ("held (blocked)", str(queue.blocked)),
+            ("held for approval (`syncd held`)", str(queue.held)),
+            ("blocked (behind a dead op)", str(queue.blocked)),
             ("pending deactivations (absent)", str(conn.pending_deactivations)),
             ("lease", held),
         ):
@@ -135,7 +136,8 @@ def status(
 
         if conn.problems:
             problems = _table(
-                "dead letters and held ops", ["id", "op", "kind", "state", "attempts", "reason"]
+                "dead letters, held and blocked ops",
+                ["id", "op", "kind", "state", "attempts", "reason"],
             )
             for op in conn.problems:
                 problems.add_row(

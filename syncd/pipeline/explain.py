@@ -336,6 +336,10 @@ def _pending(
             note = "dead: not sent again until `syncd queue retry`"
         elif row.state == "blocked":
             note = "blocked: waits on a dead op; runs once that op is retried and done"
+        elif row.state == "held":
+            note = f"held for approval ({row.held}); `syncd held approve {row.id}` sends it"
+        elif row.state == "rejected":
+            note = f"rejected ({row.held}): not sent while plans ask for it"
         elif row.state == "claimed":
             position, calls, eta = 0, 0, 0.0
             note = "being sent now (claimed by a worker)"

@@ -907,9 +907,15 @@ def describe_held(result: ConnectionResult) -> str | None:
         return None
     limits = ", ".join(dict.fromkeys(check.label for check in tripped))
     by = f" ({limits} tripped)" if limits else ""
-    text = f"{result.held} op(s) held for approval{by}; the rest went out"
     if result.held:
-        text += f" (`syncd held list --connection {result.name}`)"
+        text = (
+            f"{result.held} op(s) held for approval{by}; the rest went out "
+            f"(`syncd held list --connection {result.name}`)"
+        )
+    else:
+        text = f"safeguard tripped{by}; nothing needed holding"
+    if plan is not None and plan.pending:
+        text += f"; {len(plan.pending)} absent people stay pending deactivation"
     if plan is not None and plan.suspect_export:
         text += (
             "; the export looks truncated: it is not the next run's baseline and its "

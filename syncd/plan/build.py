@@ -19,6 +19,7 @@ from syncd.plan.learning import NOTHING_COMPLETED, Completions
 from syncd.plan.model import Listing, Mirror, Plan, RosterLike, VendorProfile
 from syncd.plan.ops import Op
 from syncd.plan.safeguards import SHRINK, measure, raise_if_refused, refusal
+from syncd.plan.seats import forecast
 from syncd.plan.users import Pairing
 
 
@@ -139,13 +140,19 @@ def build_plan(
     shrunk = not overridden and any(c.tripped and c.limit == SHRINK for c in checks)
     ops: tuple[Op, ...] = result.ops
     held: dict[str, Hold] = {}
+    seats = None
     if refused is None:
         ops, held = select(ops, checks if holding and not overridden else (), kept=kept)
+        if connection.seats is not None:
+            seats, extra = forecast(ops, held, seats=connection.seats, in_use=result.population)
+            if extra:
+                ops, held = select(ops, (), extra={**held, **extra})
     return Plan(
         connection=name,
         profile=profile,
         ops=ops,
         held=held,
+        seats=seats,
         reasons=result.reasons,
         checks=checks,
         refusal=refused,

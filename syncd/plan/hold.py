@@ -45,6 +45,10 @@ DESTRUCTIVE_KINDS = DEACTIVATION_KINDS | REMOVAL_KINDS | UNASSIGN_KINDS
 DEPENDENCY = "dependency"
 PREREQUISITE = "prerequisite"
 """The ``check`` of a destructive op a held deactivation waits on: released with it."""
+SEAT_BUDGET = "seat_budget"
+DERIVED = frozenset({DEPENDENCY, PREREQUISITE, SEAT_BUDGET})
+"""Holds each plan works out again from the others and the numbers, never kept for an
+operator: a hire waiting for a seat goes out by itself once a leaver frees one."""
 REJECTED = "rejected"
 """The ``check`` of an op an operator rejected: kept out of the LMS while plans ask for it."""
 
@@ -115,7 +119,8 @@ def select(
     """The plan's ops (a team's add split where only some members are held) and the holds.
 
     ``checks``: the measured safeguards (only tripped ones hold anything); ``kept``: holds
-    the outbox already has, by op key; ``extra``: holds decided elsewhere (seat budget).
+    the outbox already has, by op key (the :data:`DERIVED` ones are worked out again, not
+    kept); ``extra``: holds decided elsewhere (seat budget).
     """
     tripped = [check for check in checks if check.tripped]
     whole = [check for check in tripped if not check.kinds]
@@ -138,7 +143,8 @@ def select(
         check = _measured(op, whole, per_op)
         if check is not None:
             held[op.key] = _hold_of(check)
-    for source in (extra or {}, kept or {}):
+    decided = {key: hold for key, hold in (kept or {}).items() if hold.check not in DERIVED}
+    for source in (extra or {}, decided):
         for op in out:
             if op.key in source:
                 held[op.key] = source[op.key]

@@ -20,6 +20,7 @@ from syncd.plan.drift import Drift
 from syncd.plan.hold import REJECTED, Hold
 from syncd.plan.ops import OP_TYPES, Op
 from syncd.plan.safeguards import SHRINK, SafeguardCheck
+from syncd.plan.seats import SeatForecast
 
 MIRROR_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "users": ("external_id", "remote_id", "match_value", "active", "attrs", "attrs_hash"),
@@ -278,6 +279,8 @@ class Plan:
     reason): no op this run (``syncd.plan.absence``)."""
     absence: Mapping[str, Absence] | None = None
     """The absence history a reconcile stores with this plan's ops (None: keep it)."""
+    seats: SeatForecast | None = None
+    """The seat budget's forecast (None: no ``seats`` configured)."""
     held: Mapping[str, Hold] = field(default_factory=dict)
     """Op key -> why that op waits for an operator (``syncd.plan.hold``): enqueued
     ``held``, sent only once approved (`syncd held approve`)."""

@@ -161,6 +161,7 @@ def summarize(plan: Plan, *, limit: int = 20, rate: RateLike | None = None) -> d
             )
         ],
         "pending_deactivations": [{"external_id": e, "reason": r} for e, r in plan.pending],
+        "seats": plan.seats.to_dict() if plan.seats is not None else None,
         "held": [{**op_entry(op), **plan.held[op.key].to_dict()} for op in plan.held_ops],
         "warnings": list(plan.warnings),
         "first_ops": [op_entry(op, plan.reasons.get(op.key, "")) for op in plan.ops[:limit]],

@@ -156,7 +156,8 @@ def _connection(conn: ConnectionStatus) -> str:
             "Dead letters",
             f'<span class="{"bad" if queue.dead else "ok"}">{_e(queue.dead)}</span>',
         ),
-        ("Held (blocked) ops", _e(queue.blocked)),
+        ("Held for approval", _e(queue.held)),
+        ("Blocked (behind a dead op)", _e(queue.blocked)),
     ]
     facts = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in summary)
     return "\n".join(
@@ -164,7 +165,7 @@ def _connection(conn: ConnectionStatus) -> str:
             f'<section id="connection-{_e(conn.name)}">',
             f"<h2>{_e(conn.name)}</h2>",
             f"<table>{facts}</table>",
-            "<h3>Dead letters and held ops</h3>",
+            "<h3>Dead letters, held and blocked ops</h3>",
             _problems(conn),
             "<h3>Last runs</h3>",
             _runs(conn),

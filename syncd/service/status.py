@@ -26,7 +26,7 @@ from syncd.config import Config, ConnectionConfig, parse_interval
 from syncd.limiter import Limiter, RateRule, history_use, limiters
 from syncd.log import redact
 from syncd.service.view import JobState, ServiceView
-from syncd.state import absence, health
+from syncd.state import absence, health, holds
 from syncd.state.db import Engine, Session, read_session, session_factory
 from syncd.state.outbox import OutboxStore
 from syncd.state.pacing import PREFIX as PACING_PREFIX
@@ -63,13 +63,15 @@ class QueueInfo:
     """Ops that can still move: pending, retry, claimed."""
     dead: int
     blocked: int
+    held: int
+    """Ops a safeguard or the seat budget holds for an operator (`syncd held`)."""
     oldest_waiting_since: datetime | None
     oldest_waiting_seconds: float | None
 
 
 @dataclass(frozen=True)
 class OpInfo:
-    """A dead (dead letter) or blocked (held) op and why."""
+    """A dead (dead letter), held (for approval) or blocked (behind a dead op) op and why."""
 
     id: int
     key: str
@@ -291,15 +293,18 @@ def _queue(depth: health.QueueDepth, now: datetime) -> QueueInfo:
         waiting=sum(depth.by_state.get(state, 0) for state in health.WAITING_STATES),
         dead=depth.by_state.get("dead", 0),
         blocked=depth.by_state.get("blocked", 0),
+        held=depth.by_state.get("held", 0),
         oldest_waiting_since=since,
         oldest_waiting_seconds=None if since is None else (now - _utc(since)).total_seconds(),
     )
 
 
 def _problems(db: Session, store: OutboxStore, name: str) -> list[OpInfo]:
-    """Dead letters first (they need a person), then the ops held behind them."""
+    """Dead letters first (they need a person), then the ops held for approval, then the
+    ops blocked behind dead ones."""
     dead = store.rows(states=["dead"], limit=OPS_SHOWN)
-    blocked = store.rows(states=["blocked"], limit=max(OPS_SHOWN - len(dead), 0))
+    held = holds.rows(db, name)[: max(OPS_SHOWN - len(dead), 0)]
+    blocked = store.rows(states=["blocked"], limit=max(OPS_SHOWN - len(dead) - len(held), 0))
     waits_on = health.blocked_on(db, name, [row.id for row in blocked])
     found = [
         OpInfo(
@@ -312,6 +317,18 @@ def _problems(db: Session, store: OutboxStore, name: str) -> list[OpInfo]:
             row.updated_at,
         )
         for row in dead
+    ]
+    found += [
+        OpInfo(
+            row.id,
+            row.key,
+            row.kind,
+            row.state,
+            0,
+            redact(f"held by {row.check}: {row.reason}"),
+            row.updated_at or datetime.min.replace(tzinfo=UTC),
+        )
+        for row in held
     ]
     for row in blocked:
         keys = waits_on.get(row.id)

@@ -53,6 +53,7 @@ class HeldOp:
     reason: str
     until: datetime | None
     payload: Mapping[str, Any]
+    updated_at: datetime | None = None
 
     @property
     def people(self) -> tuple[str, ...]:
@@ -111,12 +112,17 @@ def columns(hold: Hold, until: datetime | None) -> dict[str, Any]:
     }
 
 
-def _released(now: datetime) -> dict[str, Any]:
+def fresh(now: datetime) -> dict[str, Any]:
+    """The columns of an op (re)armed as never tried: pending now, no claim, no history, no
+    hold (an enqueued op re-armed, or a held one approved)."""
     return {
         "state": OpState.PENDING.value,
         "attempts": 0,
         "next_attempt_at": now,
+        "claimed_by": None,
+        "claimed_until": None,
         "last_error": None,
+        "result": None,
         "held_check": None,
         "held_reason": None,
         "held_until": None,
@@ -162,13 +168,14 @@ def rows(
             OutboxOp.held_reason,
             OutboxOp.held_until,
             OutboxOp.payload,
+            OutboxOp.updated_at,
         )
         .where(OutboxOp.connection == connection, OutboxOp.state.in_([s.value for s in states]))
         .order_by(OutboxOp.id)
     ).all()
     return [
-        HeldOp(row_id, run_id, key, kind, state, check or "", reason or "", until, payload)
-        for row_id, run_id, key, kind, state, check, reason, until, payload in found
+        HeldOp(row_id, run_id, key, kind, state, check or "", reason or "", until, payload, at)
+        for row_id, run_id, key, kind, state, check, reason, until, payload, at in found
     ]
 
 
@@ -212,7 +219,7 @@ def approve(db: Session, connection: str, ids: Sequence[int], *, now: datetime) 
         for row in held
         if row.id in wanted or (row.check == PREREQUISITE and row.key in before)
     ]
-    released = _set(db, chosen, _released(now))
+    released = _set(db, chosen, fresh(now))
     while True:
         waiting = [row for row in rows(db, connection) if row.check == DEPENDENCY]
         if not waiting:
@@ -222,7 +229,7 @@ def approve(db: Session, connection: str, ids: Sequence[int], *, now: datetime) 
         free = [row.id for row in waiting if not set(needs.get(row.id, ())) & still]
         if not free:
             break
-        released += _set(db, free, _released(now))
+        released += _set(db, free, fresh(now))
     return released
 
 

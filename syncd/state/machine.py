@@ -112,7 +112,9 @@ class EnqueueAction(StrEnum):
 
     A planned op the plan holds is stored ``held`` where it is inserted or re-armed, and an
     open row not yet in flight is moved to ``held`` (HOLD); a row already held stays held
-    whatever the new plan says (KEEP): only an operator, or the hold's expiry, ends it.
+    whatever the new plan says (KEEP): only an operator, or the hold's expiry, ends it,
+    unless the hold was derived (a seat, a held dependency) and the new plan no longer
+    makes it (REARM: it goes out).
     """
 
     INSERT = "insert"  # no row with this key: add it
@@ -129,6 +131,8 @@ class Existing:
 
     state: OpState
     payload: Mapping[str, Any]
+    derived: bool = False
+    """Held for a reason each plan works out again (a seat, a held dependency)."""
 
 
 def enqueue_action(
@@ -139,7 +143,8 @@ def enqueue_action(
     if existing is None:
         return EnqueueAction.INSERT
     if existing.state is OpState.HELD:
-        return EnqueueAction.KEEP
+        # A derived hold the new plan no longer makes is over: the op goes out.
+        return EnqueueAction.REARM if existing.derived and not hold else EnqueueAction.KEEP
     if existing.state in OPEN_STATES:
         if hold and existing.state is not OpState.CLAIMED:
             return EnqueueAction.HOLD

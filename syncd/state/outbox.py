@@ -48,7 +48,7 @@ from syncd.plan.effects import (
     SetActive,
     effects,
 )
-from syncd.plan.hold import Hold
+from syncd.plan.hold import DERIVED, Hold
 from syncd.plan.ops import AddMembers, Attrs, Op, Refs, from_payload
 from syncd.state import holds, journal, mirror, versions
 from syncd.state.db import changed_rows
@@ -134,20 +134,6 @@ class EnqueueReport:
         return self.inserted + self.kept + self.rearmed + self.kept_dead + self.kept_rejected
 
 
-def _fresh(now: datetime) -> dict[str, Any]:
-    """The columns of an op (re)armed as never tried: pending now, no claim, no history."""
-    return {
-        "state": OpState.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "claimed_by": None,
-        "claimed_until": None,
-        "last_error": None,
-        "result": None,
-        "updated_at": now,
-    }
-
-
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -204,7 +190,9 @@ class OutboxStore:
             payload = op.to_payload()
             hold = held.get(op.key)
             action = enqueue_action(
-                None if row is None else Existing(OpState(row.state), row.payload),
+                None
+                if row is None
+                else Existing(OpState(row.state), row.payload, row.held_check in DERIVED),
                 payload,
                 hold=hold is not None,
             )
@@ -243,7 +231,7 @@ class OutboxStore:
             db.execute(
                 update(OutboxOp)
                 .where(OutboxOp.id == row_id)
-                .values(run_id=run_id, payload=op.to_payload(), **{**_fresh(now), **again})
+                .values(run_id=run_id, payload=op.to_payload(), **{**holds.fresh(now), **again})
             )
         for row_id, op in refresh:
             db.execute(
@@ -287,17 +275,24 @@ class OutboxStore:
         id: int
         state: str
         payload: Mapping[str, Any]
+        held_check: str | None
 
     def _existing(self, db: Session, keys: Sequence[str]) -> dict[str, OutboxStore._Row]:
         found: dict[str, OutboxStore._Row] = {}
         for chunk in _chunks(keys):
             rows = db.execute(
-                select(OutboxOp.idempotency_key, OutboxOp.id, OutboxOp.state, OutboxOp.payload)
+                select(
+                    OutboxOp.idempotency_key,
+                    OutboxOp.id,
+                    OutboxOp.state,
+                    OutboxOp.payload,
+                    OutboxOp.held_check,
+                )
                 .where(OutboxOp.connection == self.connection)
                 .where(OutboxOp.idempotency_key.in_(chunk))
             ).all()
-            for key, row_id, state, payload in rows:
-                found[key] = OutboxStore._Row(row_id, state, payload)
+            for key, row_id, state, payload, check in rows:
+                found[key] = OutboxStore._Row(row_id, state, payload, check)
         return found
 
     def _supersede(self, db: Session, keep: set[str]) -> int:
@@ -557,7 +552,9 @@ class OutboxStore:
         db.execute(
             update(OutboxOp)
             .where(OutboxOp.id == target)
-            .values(run_id=run_id, idempotency_key=op.key, payload=op.to_payload(), **_fresh(now))
+            .values(
+                run_id=run_id, idempotency_key=op.key, payload=op.to_payload(), **holds.fresh(now)
+            )
         )
         self._replace_deps(db, [(target, op)])
 

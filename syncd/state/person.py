@@ -139,6 +139,8 @@ class QueuedOp:
     claimed_until: datetime | None
     last_error: str | None
     op: Op
+    held: str | None = None
+    """Why a held or rejected op waits (its check and reason)."""
 
 
 def _like(text: str) -> str:
@@ -148,8 +150,8 @@ def _like(text: str) -> str:
 
 
 def queued_ops(db: Session, connection: str, external_id: str) -> list[QueuedOp]:
-    """The person's ops that are not done (pending, retry, claimed, blocked, dead), oldest
-    first."""
+    """The person's ops that are not done (pending, retry, claimed, blocked, dead, held,
+    rejected), oldest first."""
     rows = db.execute(
         select(
             OutboxOp.id,
@@ -161,6 +163,8 @@ def queued_ops(db: Session, connection: str, external_id: str) -> list[QueuedOp]
             OutboxOp.claimed_until,
             OutboxOp.last_error,
             OutboxOp.payload,
+            OutboxOp.held_check,
+            OutboxOp.held_reason,
         )
         .where(
             OutboxOp.connection == connection,
@@ -173,10 +177,13 @@ def queued_ops(db: Session, connection: str, external_id: str) -> list[QueuedOp]
         .order_by(OutboxOp.id)
     ).all()
     found = []
-    for row_id, key, kind, state, attempts, next_at, until, error, payload in rows:
+    for row_id, key, kind, state, attempts, next_at, until, error, payload, check, why in rows:
         op = from_payload(kind, payload)
         if concerns(op, external_id):
-            found.append(QueuedOp(row_id, key, kind, state, attempts, next_at, until, error, op))
+            held = f"{check}: {why}" if check else None
+            found.append(
+                QueuedOp(row_id, key, kind, state, attempts, next_at, until, error, op, held)
+            )
     return found
 
 

@@ -106,7 +106,7 @@ def test_the_page_shows_a_dead_lettered_op_and_logs_no_error(world, browser, mon
     finally:
         served.stop()
     assert title == "syncd status"
-    assert "Dead letters and held ops" in body
+    assert "Dead letters, held and blocked ops" in body
     assert "assign_courses" in body and "dead" in body
     assert "-> 502" in body, "the vendor's answer, the op's reason"
     severe = [entry for entry in logs if entry.get("level") == "SEVERE"]

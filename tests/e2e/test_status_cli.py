@@ -62,7 +62,7 @@ def test_status_shows_runs_queue_dead_letters_rate_and_next_runs(world):
     assert table.returncode == 0, shown(table)
     for expected in (
         "lms (litmos)",
-        "dead letters and held ops",
+        "dead letters, held and blocked ops",
         "assign_courses",
         "-> 500",
         "partial",

@@ -1,4 +1,6 @@
-"""Hold only what is risky: a tripped limit holds the ops it measured, the rest flows."""
+"""Hold only what is risky: a tripped limit holds the ops it measured, the rest flows; the
+seat budget holds the creates and reactivations past the licence count, with a forecast,
+and lets them go once seats are free."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from syncd.plan import Mirror, Plan, apply, build_plan
-from syncd.plan.hold import DEPENDENCY, REJECTED, Hold, select
+from syncd.plan.hold import DEPENDENCY, REJECTED, SEAT_BUDGET, Hold, select
 from syncd.plan.ops import AddMembers, AssignCourses, CreateGroup, CreateUser, DeactivateUser
 from tests.unit.plan.kit import LITMOS_LIKE, connection, person, roster
 
@@ -31,11 +33,12 @@ def plan_for(
     previous_rows: int | None = None,
     kept: dict[str, Hold] | None = None,
     mirror: Mirror = MIRROR,
+    seats: int | None = None,
     **limits: Any,
 ) -> Plan:
     return build_plan(
         roster(rows),
-        connection(safeguards={"max_changes": 10_000, **limits}, rules=RULES),
+        connection(safeguards={"max_changes": 10_000, **limits}, rules=RULES, seats=seats),
         LITMOS_LIKE,
         mirror,
         today=TODAY,
@@ -156,3 +159,72 @@ def test_summary_lists_the_held_ops_with_why() -> None:
     assert len(summary["held"]) == 10
     assert {entry["check"] for entry in summary["held"]} == {"max_deactivations"}
     assert all(entry["kind"] == "deactivate_user" for entry in summary["held"])
+
+
+HIRES = [person(f"N{i:03d}") for i in range(5)]
+
+
+def created(plan: Plan, *, held: bool) -> list[str]:
+    return [
+        op.subject for op in plan.ops if op.kind == "create_user" and (op.key in plan.held) == held
+    ]
+
+
+def test_hires_past_the_budget_wait_with_a_forecast() -> None:
+    plan = plan_for([*STAFF, *HIRES], seats=102)
+    assert plan.seats is not None
+    assert plan.seats.to_dict() == {
+        "seats": 102,
+        "in_use": 100,
+        "wanted": 105,
+        "after": 102,
+        "overage": 3,
+    }
+    assert created(plan, held=False) == ["N000", "N001"]
+    assert created(plan, held=True) == ["N002", "N003", "N004"]
+    hold = plan.held["create_user:N004"]
+    assert hold.check == SEAT_BUDGET
+    assert "102 licences, 100 active now; this plan would make 105 (3 over)" in hold.reason
+    # Their courses and team wait with them; the others' go out.
+    waiting = {op.kind for op in plan.held_ops if plan.held[op.key].check == DEPENDENCY}
+    assert waiting == {"add_members", "assign_courses"}
+    team = [op for op in plan.ops if op.kind == "add_members"]
+    assert [op.key in plan.held for op in team] == [False, True]
+    assert plan.summary()["seats"]["overage"] == 3
+
+
+def test_leavers_free_seats_in_the_same_plan() -> None:
+    plan = plan_for([*STAFF[3:], *HIRES[:3]], seats=100)
+    assert plan.seats is not None and plan.seats.overage == 0
+    assert not plan.held
+
+
+def test_held_deactivations_free_nothing() -> None:
+    plan = plan_for([*STAFF[3:], *HIRES[:3]], seats=100, max_deactivations=1)
+    assert {plan.held[op.key].check for op in plan.held_ops if op.kind == "deactivate_user"} == {
+        "max_deactivations"
+    }
+    assert plan.seats is not None and plan.seats.overage == 3
+    assert len(created(plan, held=True)) == 3
+
+
+def test_a_seat_hold_is_worked_out_again_not_kept() -> None:
+    first = plan_for([*STAFF, *HIRES], seats=102)
+    kept = dict(first.held)
+    later = plan_for([*STAFF, *HIRES], seats=200, kept=kept)
+    assert not later.held, "seats bought: every hire goes"
+
+
+def test_no_budget_no_forecast_and_reactivations_count() -> None:
+    assert plan_for([*STAFF, *HIRES], seats=None).seats is None
+    gone = apply(
+        build_plan(roster(STAFF[:98]), connection(rules=RULES), LITMOS_LIKE, MIRROR, today=TODAY),
+        MIRROR,
+    )
+    back = build_plan(
+        roster(STAFF), connection(seats=98, rules=RULES), LITMOS_LIKE, gone, today=TODAY
+    )
+    assert back.seats is not None and back.seats.overage == 2
+    assert {op.kind for op in back.held_ops if back.held[op.key].check == SEAT_BUDGET} == {
+        "reactivate_user"
+    }
