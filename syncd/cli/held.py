@@ -24,7 +24,7 @@ from rich.table import Table
 from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, plain
-from syncd.cli.options import ConfigOption, ConnectionOption
+from syncd.cli.options import ROW_ID_MAX, ConfigOption, ConnectionOption
 from syncd.errors import ConfigError
 from syncd.state.db import open_state, session_factory
 
@@ -60,7 +60,10 @@ CheckOption = Annotated[
         show_default=False,
     ),
 ]
-IdsArgument = Annotated[list[int] | None, typer.Argument(help="Op ids.", show_default=False)]
+IdsArgument = Annotated[
+    list[int] | None,
+    typer.Argument(help="Op ids.", show_default=False, min=1, max=ROW_ID_MAX),
+]
 AllOption = Annotated[
     bool, typer.Option("--all", help="Every held op of the chosen connection(s).")
 ]

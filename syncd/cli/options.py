@@ -10,6 +10,10 @@ import typer
 
 from syncd.errors import ConfigError
 
+ROW_ID_MAX = 2**31 - 1
+"""The largest id a row of the state database can have (PostgreSQL's INTEGER): a larger
+number is refused as an argument before a query overflows on it."""
+
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The TOML configuration file.", show_default=False)
 ]

@@ -22,7 +22,7 @@ from rich.table import Table
 from syncd import config as config_mod
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, plain
-from syncd.cli.options import ConfigOption, ConnectionOption
+from syncd.cli.options import ROW_ID_MAX, ConfigOption, ConnectionOption
 from syncd.errors import ConfigError
 from syncd.log import redact
 from syncd.state.db import open_state, session_factory
@@ -57,6 +57,8 @@ def _states(states: list[str] | None) -> list[str]:
 
 def _items(items: list[str] | None) -> tuple[list[int], list[str]]:
     ids = [int(item) for item in items or [] if item.isdigit()]
+    if any(n > ROW_ID_MAX for n in ids):
+        raise ConfigError(f"no op has an id over {ROW_ID_MAX}")
     keys = [item for item in items or [] if not item.isdigit()]
     return ids, keys
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, error
 from syncd.cli.live import logging_beside_progress, stoppable
-from syncd.cli.options import ConfigOption
+from syncd.cli.options import ROW_ID_MAX, ConfigOption
 from syncd.cli.plan import Format, _as_json, _finish, _print_table
 from syncd.config import load
 from syncd.errors import ExitCode, SyncdError
@@ -77,7 +77,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("undo")
     def undo_command(
-        run_id: Annotated[int, typer.Argument(help="The run to undo (`syncd status` lists runs).")],
+        run_id: Annotated[
+            int,
+            typer.Argument(
+                help="The run to undo (`syncd status` lists runs).", min=1, max=ROW_ID_MAX
+            ),
+        ],
         config: ConfigOption,
         apply: Annotated[
             bool, typer.Option("--apply", help="Send the inverse plan (default: only show it).")

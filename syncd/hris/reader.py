@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from syncd.errors import SourceFileError
+from syncd.files import IrregularFile, read_regular
 from syncd.hris.encodings import Mixed, Undecodable, split_mixed, utf8_except
 from syncd.hris.roster import SourceInfo
 from syncd.hris.scan import (
@@ -276,45 +277,26 @@ def header_only(file: Path, headers: Sequence[str]) -> SourceFileError:
 
 
 def _read_bytes(file: Path) -> tuple[bytes, os.stat_result]:
-    """The file's bytes; anything but a regular file is refused before a byte is read.
-
-    Opening a named pipe waits for a writer and a device never ends, so either would hang
-    the run: the kind is checked on the path, and again on the opened descriptor (opened
-    without blocking) in case the path was swapped in between.
-    """
+    """The file's bytes; anything but a regular file is refused before a byte is read
+    (:func:`syncd.files.read_regular`: a named pipe or a device would hang the run)."""
     try:
-        _refuse_irregular(file, file.stat())
-        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            _refuse_irregular(file, stat)
-            return handle.read(), stat
+        return read_regular(file)
+    except IrregularFile as exc:
+        if exc.what == "a directory":
+            raise SourceFileError(
+                f"{file}: is a directory, not an export file", path=str(file)
+            ) from None
+        raise SourceFileError(
+            f"{file}: is {exc.what}, not a regular file; point the source's path at the "
+            "export file itself",
+            path=str(file),
+        ) from None
     except FileNotFoundError:
         raise SourceFileError(f"{file}: file not found", path=str(file)) from None
     except PermissionError:
         raise SourceFileError(f"{file}: permission denied", path=str(file)) from None
     except OSError as exc:
         raise SourceFileError(f"{file}: cannot read: {exc.strerror}", path=str(file)) from None
-
-
-_IRREGULAR = (
-    (stat_module.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat_module.S_ISCHR, "a character device"),
-    (stat_module.S_ISBLK, "a block device"),
-    (stat_module.S_ISSOCK, "a socket"),
-)
-
-
-def _refuse_irregular(file: Path, stat: os.stat_result) -> None:
-    if stat_module.S_ISDIR(stat.st_mode):
-        raise SourceFileError(f"{file}: is a directory, not an export file", path=str(file))
-    if stat_module.S_ISREG(stat.st_mode):
-        return
-    what = next((name for test, name in _IRREGULAR if test(stat.st_mode)), "a special file")
-    raise SourceFileError(
-        f"{file}: is {what}, not a regular file; point the source's path at the export file itself",
-        path=str(file),
-    )
 
 
 def _refuse_known_formats(file: Path, raw: bytes) -> None:

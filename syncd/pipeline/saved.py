@@ -19,6 +19,7 @@ from syncd import __version__
 from syncd.atomic import replacing
 from syncd.config import Config
 from syncd.errors import ConfigError, SourceFileError
+from syncd.files import IrregularFile, read_regular
 from syncd.hris.reader import locate
 from syncd.log import get_logger
 from syncd.pipeline.apply import apply_ops
@@ -87,8 +88,9 @@ def read_plan(path: Path) -> SavedPlan:
     """The saved plan at ``path``; :class:`InvalidPlanFile` (one line naming the file)
     when it is not one this syncd applies."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_BYTES + 1)
+        raw, _stat = read_regular(path, limit=_MAX_BYTES)
+    except IrregularFile as exc:
+        raise InvalidPlanFile(f"{exc}; name the plan file itself") from None
     except OSError as exc:
         raise InvalidPlanFile(f"{path}: cannot read the plan file: {exc.strerror}") from None
     if len(raw) > _MAX_BYTES:

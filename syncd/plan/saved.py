@@ -275,6 +275,8 @@ def parse(text: str) -> SavedPlan:
         data = json.loads(text)
     except ValueError as exc:
         raise InvalidPlanFile(f"not a syncd plan file: not JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidPlanFile("not a syncd plan file: nested deeper than any plan") from None
     if not isinstance(data, dict) or "format" not in data:
         raise InvalidPlanFile("not a syncd plan file: no `format` field")
     if data["format"] != FORMAT:

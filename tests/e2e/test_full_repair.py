@@ -200,6 +200,11 @@ def test_a_dry_run_shows_the_repairs_and_changes_neither_the_lms_nor_the_mirror(
 
 def test_a_refused_full_run_leaves_the_mirror_as_it_was(synced):
     setup, rows = synced(10)
+    text = setup.config.read_text(encoding="utf-8")
+    section = "[connections.lms.safeguards]\n"
+    setup.config.write_text(
+        text.replace(section, f'{section}on_trip = "refuse"\n'), encoding="utf-8"
+    )
     team, user = take_out_of_team(setup, rows, 1)
     believed = mirror(setup.db_url)
     write_export(setup.export, rows[:7])

@@ -41,3 +41,32 @@ def test_results_export_options_written_wrongly_are_one_plain_error(tmp_path):
         outcome = CliRunner().invoke(app, ["results", "export", "--config", str(config), *args])
         assert outcome.exit_code != 0
         assert str(outcome.exception) == expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["undo", "99999999999999999999999"],
+        ["undo", "0"],
+        ["held", "approve", "99999999999"],
+        ["held", "reject", "-5"],
+    ],
+)
+def test_a_row_id_no_database_row_can_have_is_refused_before_any_query(tmp_path, args):
+    from typer.testing import CliRunner
+
+    from syncd.cli import app
+
+    outcome = CliRunner().invoke(app, [*args, "--config", str(tmp_path / "none.toml")])
+    assert outcome.exit_code == 2, outcome.output
+    assert "Invalid value" in outcome.output or "No such option" in outcome.output
+    assert not (tmp_path / "none.toml").exists()
+
+
+def test_queue_ids_past_the_database_integer_are_one_plain_error():
+    from syncd.cli.queue import _items
+
+    with pytest.raises(ConfigError) as caught:
+        _items(["99999999999999999999"])
+    assert str(caught.value) == "no op has an id over 2147483647"
+    assert _items(["12", "create_user:E1"]) == ([12], ["create_user:E1"])

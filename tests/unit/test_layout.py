@@ -124,14 +124,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("state", "vendors"),
     ("hris", "plan", "http"),
     ("limiter",),
-    ("config", "config_reference", "spreadsheet", "atomic", "log", "errors", ROOT),
+    ("config", "config_reference", "spreadsheet", "atomic", "files", "log", "errors", ROOT),
 ]
 """The layer order of DESIGN.md, top to bottom: a unit imports only from its own layer
 (without a cycle) or from layers below it."""
 
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
 
-BOTTOM = {"config", "log", "errors", "atomic", ROOT}
+BOTTOM = {"config", "log", "errors", "atomic", "files", ROOT}
 ONLY_FROM = [
     ("plan", BOTTOM),
     ("hris", BOTTOM),
