@@ -22,7 +22,7 @@ from syncd.cli.console import console as cli_console
 from syncd.cli.console import error
 from syncd.cli.live import logging_beside_progress, stoppable
 from syncd.cli.options import ConfigOption
-from syncd.cli.reconcile import RichProgress, _print_summary
+from syncd.cli.reconcile import RichProgress, print_summary
 from syncd.errors import ExitCode
 
 
@@ -63,7 +63,7 @@ def apply_command(
     display = RichProgress(err) if live else None
     with stoppable() as stop, display.progress if display else nullcontext():
         results = apply_saved(cfg, entries, source=plan_file, progress=display, stop=stop)
-    _print_summary(out, results)
+    print_summary(out, results)
     raise typer.Exit(exit_code(results))
 
 

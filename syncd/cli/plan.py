@@ -48,7 +48,7 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _print_table(console: Console, item: Planned, limit: int) -> None:
+def print_plan(console: Console, item: Planned, limit: int) -> None:
     from syncd.plan.summary import describe
 
     plan, source = item.plan, item.source
@@ -180,7 +180,7 @@ def _print_roster_warnings(console: Console, warnings: dict[str, int]) -> None:
         )
 
 
-def _as_json(item: Planned, limit: int) -> dict[str, Any]:
+def plan_json(item: Planned, limit: int) -> dict[str, Any]:
     data = item.plan.summary(limit=limit, rate=item.rate)
     data["source"] = asdict(item.source)
     return data
@@ -201,7 +201,7 @@ def _save(cfg: Config, planned: list[Planned], out: Path, today: date) -> None:
     )
 
 
-def _finish(code: int) -> NoReturn:
+def finish_with(code: int) -> NoReturn:
     """Exit with ``code`` the ordinary way; a reader that stopped early (``| head``) is
     not an error, so what is left of the output goes nowhere instead of to a traceback."""
     try:
@@ -270,12 +270,12 @@ def register(app: typer.Typer) -> None:
             error(str(exc))
             raise typer.Exit(ExitCode.ERROR) from None
         if output is Format.json:
-            data = [_as_json(item, limit) for item in planned]
+            data = [plan_json(item, limit) for item in planned]
             echo(json.dumps(data if len(data) > 1 else data[0], indent=2))
         else:
             console = cli_console()
             for item in planned:
-                _print_table(console, item, limit)
+                print_plan(console, item, limit)
         if out is not None:
             _save(cfg, planned, out, when)
-        _finish(exit_code([item.plan for item in planned]))
+        finish_with(exit_code([item.plan for item in planned]))

@@ -142,7 +142,7 @@ def reconcile_command(
             stop=stop,
         )
     _print_plans(out, results)
-    _print_summary(out, results)
+    print_summary(out, results)
     raise typer.Exit(exit_code(results))
 
 
@@ -201,7 +201,7 @@ def _result_label(r: ConnectionResult) -> str:
     return (_DRY_RESULT if r.dry_run else _RESULT).get(r.exit_code) or _RESULT[r.exit_code]
 
 
-def _print_summary(out: Console, results: list[ConnectionResult]) -> None:
+def print_summary(out: Console, results: list[ConnectionResult]) -> None:
     from syncd.pipeline.reconcile import describe_held, describe_rate_waits, describe_wait
 
     table = Table(title="reconcile", title_justify="left")

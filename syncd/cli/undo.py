@@ -20,7 +20,7 @@ from syncd.cli.console import console as cli_console
 from syncd.cli.console import echo, error
 from syncd.cli.live import logging_beside_progress, stoppable
 from syncd.cli.options import ROW_ID_MAX, ConfigOption
-from syncd.cli.plan import Format, _as_json, _finish, _print_table
+from syncd.cli.plan import Format, finish_with, plan_json, print_plan
 from syncd.config import load
 from syncd.errors import ExitCode, SyncdError
 from syncd.log import redact
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def _as_data(undo: Undo, limit: int) -> dict[str, Any]:
-    data = _as_json(undo.planned, limit)
+    data = plan_json(undo.planned, limit)
     data["undo"] = {
         "run": undo.run.id,
         "kind": undo.run.kind,
@@ -51,9 +51,9 @@ def _as_data(undo: Undo, limit: int) -> dict[str, Any]:
 
 def _after(out: Console, undo: Undo, applied: Applied) -> None:
     """What the apply did, and what it means for the next reconcile."""
-    from syncd.cli.reconcile import _print_summary
+    from syncd.cli.reconcile import print_summary
 
-    _print_summary(out, [applied.result])
+    print_summary(out, [applied.result])
     run, result = undo.run.id, applied.result
     if applied.rejected or result.exit_code in (ExitCode.OK, ExitCode.SKIPPED):
         out.print(
@@ -116,12 +116,12 @@ def register(app: typer.Typer) -> None:
                 f"run {run_id} changed nothing in the LMS (no op of it was confirmed): "
                 "nothing to undo"
             )
-            _finish(ExitCode.OK)
+            finish_with(ExitCode.OK)
         out = cli_console()
         if output is Format.json:
             data = _as_data(undo, limit)
         else:
-            _print_table(out, undo.planned, limit)
+            print_plan(out, undo.planned, limit)
         plan = undo.planned.plan
         if plan.empty:
             if output is Format.json:
@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
                     "be undone (reasons above)",
                     highlight=False,
                 )
-            _finish(ExitCode.OK)
+            finish_with(ExitCode.OK)
         if not apply:
             if output is Format.json:
                 echo(json.dumps(data, indent=2))
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
                     highlight=False,
                     markup=False,
                 )
-            _finish(ExitCode.PENDING)
+            finish_with(ExitCode.PENDING)
         err, live = logging_beside_progress(cfg)
         display = None
         if live and output is not Format.json:
@@ -165,4 +165,4 @@ def register(app: typer.Typer) -> None:
             echo(json.dumps(data, indent=2))
         else:
             _after(out, undo, applied)
-        _finish(result.exit_code)
+        finish_with(result.exit_code)

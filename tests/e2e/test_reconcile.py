@@ -191,18 +191,22 @@ def test_retries_through_injected_faults(world):
     assert set(setup.sandbox.admin.counters()["creates"].values()) == {1}
 
 
-def test_a_truncated_export_is_refused_with_nothing_enqueued(world):
+def test_a_truncated_export_sends_nothing_destructive_and_is_not_the_baseline(world):
     rows = company(40)
     setup = world(rows)
     assert setup.reconcile().returncode == 0
     write_export(setup.export, rows[:10])
     mark = setup.log_mark()
     proc = setup.reconcile()
-    assert proc.returncode == 3, result(proc)
-    assert "refused" in proc.stdout
+    assert proc.returncode == 7, result(proc)
+    assert "min_source_ratio" in proc.stdout and "looks truncated" in proc.stdout
     assert setup.writes_since(mark) == []
     listing = setup.syncd("queue", "list", "--format", "json")
     assert '"ops": []' in listing.stdout
+    # Measured against the last good export again, not the truncated one.
+    again = setup.reconcile()
+    assert again.returncode == 7 and "min_source_ratio" in again.stdout, result(again)
+    assert setup.writes_since(mark) == []
 
 
 def test_dry_run_changes_nothing(world):
