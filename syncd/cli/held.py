@@ -116,12 +116,16 @@ def _filters(
 
 
 @contextmanager
-def _state(config: Path, connection: str | None) -> Iterator[tuple[Config, list[str], Any]]:
+def _state(
+    config: Path, connection: str | None, *, read_only: bool = False
+) -> Iterator[tuple[Config, list[str], Any]]:
+    """The configuration, the chosen connections and sessions on the state database
+    (``read_only``: read transactions, for listing beside a running worker)."""
     cfg = config_mod.load(config)
     names = list(cfg.connection(connection))
     engine = open_state(cfg.state.url, auto_upgrade=cfg.state.auto_upgrade)
     try:
-        yield cfg, names, session_factory(engine)
+        yield cfg, names, session_factory(engine, read_only=read_only)
     finally:
         engine.dispose()
 
@@ -160,14 +164,15 @@ def list_held(
 
     chosen = _filters(None, person, group, kind, check)
     listing: list[tuple[str, list[HeldOp]]] = []
-    with _state(config, connection) as (_cfg, names, sessions):
+    now = _now()
+    with _state(config, connection, read_only=True) as (_cfg, names, sessions):
         for name in names:
-            with sessions.begin() as db:
-                if rejected:
-                    found = holds.rows(db, name, states=(OpState.REJECTED,))
-                else:
-                    found = _held(db, name)
-            listing.append((name, chosen.pick(found)))
+            with sessions() as db:
+                state = OpState.REJECTED if rejected else OpState.HELD
+                found = holds.rows(db, name, states=(state,))
+            # An expired hold is dropped by the next run (or approve/reject): not listed.
+            live = [row for row in found if row.until is None or row.until > now]
+            listing.append((name, chosen.pick(live)))
     if output == "json":
         data = [{"connection": n, "ops": [row.to_dict() for row in rows]} for n, rows in listing]
         echo(json.dumps(data, indent=2))
