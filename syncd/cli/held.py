@@ -49,7 +49,10 @@ GroupOption = Annotated[
 KindOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--kind", help="Ops of this type, e.g. deactivate_user (repeatable).", show_default=False
+        "--kind",
+        "--type",
+        help="Ops of this type, e.g. deactivate_user (repeatable).",
+        show_default=False,
     ),
 ]
 CheckOption = Annotated[

@@ -22,7 +22,7 @@ Each function works inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from syncd.plan.hold import DEPENDENCY, PREREQUISITE, REJECTED, Hold
 from syncd.state.db import changed_rows
 from syncd.state.machine import OpState, dependents
-from syncd.state.models import OutboxDep, OutboxOp
+from syncd.state.models import MirrorMembership, OutboxDep, OutboxOp
 
 _CHUNK = 500
 
@@ -54,6 +54,8 @@ class HeldOp:
     until: datetime | None
     payload: Mapping[str, Any]
     updated_at: datetime | None = None
+    member_of: tuple[str, ...] = ()
+    """The groups the mirror holds the op's people in (approving "the leavers of Sales")."""
 
     @property
     def people(self) -> tuple[str, ...]:
@@ -64,9 +66,10 @@ class HeldOp:
 
     @property
     def groups(self) -> tuple[str, ...]:
-        """The group keys the op is about (the team joined or left, teams removed)."""
+        """The group keys the op is about (the team joined or left, teams removed), then
+        those its people are members of."""
         found = [self.payload.get("group_key"), *(self.payload.get("removed") or ())]
-        return tuple(str(g) for g in found if g)
+        return tuple(dict.fromkeys(str(g) for g in [*found, *self.member_of] if g))
 
     def matches(
         self,
@@ -173,10 +176,31 @@ def rows(
         .where(OutboxOp.connection == connection, OutboxOp.state.in_([s.value for s in states]))
         .order_by(OutboxOp.id)
     ).all()
-    return [
+    held = [
         HeldOp(row_id, run_id, key, kind, state, check or "", reason or "", until, payload, at)
         for row_id, run_id, key, kind, state, check, reason, until, payload, at in found
     ]
+    groups = _member_groups(db, connection, {p for row in held for p in row.people})
+    return [
+        replace(row, member_of=tuple(sorted({g for p in row.people for g in groups.get(p, ())})))
+        for row in held
+    ]
+
+
+def _member_groups(db: Session, connection: str, people: set[str]) -> dict[str, set[str]]:
+    """Person -> the groups the mirror holds them in."""
+    found: dict[str, set[str]] = {}
+    listed = sorted(people)
+    for start in range(0, len(listed), _CHUNK):
+        pairs = db.execute(
+            select(MirrorMembership.external_id, MirrorMembership.group_key).where(
+                MirrorMembership.connection == connection,
+                MirrorMembership.external_id.in_(listed[start : start + _CHUNK]),
+            )
+        ).all()
+        for person, group in pairs:
+            found.setdefault(person, set()).add(group)
+    return found
 
 
 def kept(db: Session, connection: str, *, now: datetime) -> dict[str, Hold]:

@@ -47,8 +47,16 @@ def test_filters_send_and_rejected(world):
     one = rows[0]["Employee ID"]
     assert [op["people"] for op in listed(setup, "--person", one)] == [[one]]
     assert len(listed(setup, "--kind", "deactivate_user", "--check", "max_deactivations")) == 8
-    assert listed(setup, "--kind", "remove_member") == []
+    assert listed(setup, "--type", "remove_member") == []
     assert listed(setup, "--group", "org:nowhere") == []
+    first = rows[0]
+    team = f"org:{first['Division']}/{first['Department']}"
+    same = {
+        row["Employee ID"]
+        for row in rows[:8]
+        if (row["Division"], row["Department"]) == (first["Division"], first["Department"])
+    }
+    assert {op["people"][0] for op in listed(setup, "--group", team)} == same
     table = setup.syncd("held", "list")
     assert "8 held op(s)" in table.stdout and "max_deactivations" in table.stdout
 
