@@ -80,6 +80,7 @@ def apply_ops(
     held: Mapping[str, Hold] | None = None,
     absence: Mapping[str, Absence] | None = None,
     source: runs.SourceRecord | None = None,
+    accepted: bool = True,
     mirror_version: int | None = None,
     message: str | None = None,
     settings: WorkerSettings | None = None,
@@ -92,7 +93,8 @@ def apply_ops(
     ``held``: op key -> why it waits (stored ``held`` until an operator decides, or
     ``safeguards.hold_hours``); ``absence``: the absence history to store with the ops
     (None: keep the stored one); ``source``: the export the ops were planned from,
-    recorded as accepted; ``mirror_version``: refuse (``result.refusal``, exit 3, nothing
+    recorded as accepted (the next run's baseline) unless ``accepted`` is False (it looked
+    truncated); ``mirror_version``: refuse (``result.refusal``, exit 3, nothing
     enqueued, nothing sent) unless the connection's mirror is still at this version (None:
     no check); ``message``: the run's message; ``supersede``: the ops are a whole plan, so
     queued ops they do not contain are superseded (False for an undo: a few ops beside
@@ -129,6 +131,7 @@ def apply_ops(
                 kind,
                 message,
                 supersede,
+                accepted,
             ),
         )
     except SafeguardTripped as exc:
@@ -155,6 +158,7 @@ class _Batch:
     kind: str
     message: str | None
     supersede: bool
+    accepted: bool
 
 
 class _Apply:
@@ -233,7 +237,9 @@ class _Apply:
                     )
             source_id = None
             if batch.source is not None:
-                source_id = runs.record_source(db, batch.source, (), accepted=True, now=now)
+                source_id = runs.record_source(
+                    db, batch.source, (), accepted=batch.accepted, now=now
+                )
             result.run_id = runs.start_run(
                 db,
                 connection=self.name,

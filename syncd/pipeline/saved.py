@@ -195,6 +195,7 @@ def apply_saved(
                 held=entry.held,
                 absence=entry.absence,
                 source=_record(entry),
+                accepted=entry.baseline,
                 mirror_version=entry.mirror_version,
                 message=f"saved plan {source}",
                 settings=settings,

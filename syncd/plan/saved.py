@@ -71,6 +71,8 @@ class SavedConnection:
     held: Mapping[str, Hold] = field(default_factory=dict)
     pending: tuple[tuple[str, str], ...] = ()
     absence: Mapping[str, Absence] | None = None
+    baseline: bool = True
+    """Whether the export becomes the next baseline (not one that looks truncated)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def _digest(entry: Mapping[str, Any]) -> str:
         "ops": entry.get("ops"),
         "held": entry.get("held"),
         "absence": entry.get("absence"),
+        "baseline": entry.get("baseline"),
         "mirror_version": entry.get("mirror_version"),
         "source_sha256": source.get("sha256") if isinstance(source, Mapping) else None,
     }
@@ -218,6 +221,7 @@ def build_entry(
         "held": {key: hold.to_dict() for key, hold in held.items()},
         "pending": [{"external_id": e, "reason": r} for e, r in plan.pending],
         "absence": _absence_dict(plan.absence),
+        "baseline": not plan.suspect_export,
         "ops": [{"kind": op.kind, "payload": op.to_payload()} for op in plan.ops],
     }
     entry["ops_digest"] = _digest(entry)
@@ -325,6 +329,7 @@ def _connection(entry: Any, number: int) -> SavedConnection:
             if isinstance(p, dict)
         ),
         absence=_absence(entry.get("absence"), where),
+        baseline=_get(entry, "baseline", bool, where),
     )
     if digest != _digest(entry):
         raise InvalidPlanFile(

@@ -127,8 +127,9 @@ def test_the_file_is_pretty_json_with_a_digest_over_the_ops():
         lambda e: e.update(mirror_version=5),
         lambda e: e["source"].update(sha256="00" * 32),
         lambda e: e.update(absence=None),
+        lambda e: e.update(baseline=not e["baseline"]),
     ],
-    ids=["op", "op_removed", "holds", "version", "checksum", "absence"],
+    ids=["op", "op_removed", "holds", "version", "checksum", "absence", "baseline"],
 )
 def test_an_edited_plan_is_refused(edit):
     entry = entry_of()
@@ -178,3 +179,12 @@ def test_fields_that_do_not_fit_the_op_kind_are_refused():
     entry["ops"][0]["payload"]["shell"] = "rm -rf /"
     with pytest.raises(InvalidPlanFile, match=r"op 0: its fields do not match a \w+ op"):
         parse(text_of(entry))
+
+
+def test_a_truncated_export_is_saved_as_no_baseline():
+    shrunk = SafeguardCheck("min_source_ratio", 0.5, 0.9, True, "the export has 5 rows")
+    assert entry_of(checks=(shrunk,))["baseline"] is False
+    assert parse(text_of(entry_of(checks=(shrunk,)))).connections[0].baseline is False
+    assert parse(text_of(entry_of())).connections[0].baseline is True
+    overridden = entry_of(plan(checks=(shrunk,), overridden=True))
+    assert overridden["baseline"] is True
