@@ -241,9 +241,9 @@ def print_summary(out: Console, results: list[ConnectionResult]) -> None:
                 highlight=False,
             )
         elif r.refusal:
+            hint = " (use --allow-mass-change if this is deliberate)" if r.overridable else ""
             out.print(
-                f"[yellow]{plain(r.name)}: refused, nothing enqueued:[/] {plain(r.refusal)} "
-                "(use --allow-mass-change if this is deliberate)",
+                f"[yellow]{plain(r.name)}: refused, nothing enqueued:[/] {plain(r.refusal)}{hint}",
                 highlight=False,
             )
         _print_skips(out, r)

@@ -136,6 +136,7 @@ def apply_ops(
         )
     except SafeguardTripped as exc:
         result.refusal = str(exc)
+        result.overridable = not isinstance(exc, StalePlan)
         log.warning("apply.refused", connection=name, changed=exc.limit, reason=str(exc))
     except SyncdError as exc:
         result.error = str(exc)

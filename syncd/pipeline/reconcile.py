@@ -139,6 +139,8 @@ class ConnectionResult:
     """The integrity check that refused the export (``refusal`` says why)."""
     nothing_new: str | None = None
     """The export was already processed: nothing was planned (exit 0)."""
+    overridable: bool = True
+    """Whether ``--allow-mass-change`` would pass the refusal (not a stale saved plan)."""
 
     @property
     def calls(self) -> int:

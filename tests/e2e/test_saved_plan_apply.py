@@ -58,6 +58,7 @@ def test_apply_sends_exactly_the_plan_once(world, tmp_path):
     again = setup.syncd("apply", str(out))
     assert again.returncode == 3, result(again)
     assert "lms: the mirror moved on since the plan was made" in " ".join(again.stdout.split())
+    assert "--allow-mass-change" not in again.stdout, "no override passes a stale plan"
     assert vendor_calls(setup, mark) == 0
     after = setup.reconcile()
     assert after.returncode == 0 and "nothing to change" in after.stdout, result(after)
