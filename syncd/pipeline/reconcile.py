@@ -56,6 +56,7 @@ from syncd.pipeline.links import LinksReport, checked, needs_groups, sync_links
 from syncd.plan import Listing, Mirror, Plan
 from syncd.plan.drift import Drift
 from syncd.plan.integrity import ExportFacts
+from syncd.plan.safeguards import listed_share
 from syncd.queue.worker import (
     DrainStats,
     Event,
@@ -487,7 +488,7 @@ class _ConnectionRun:
     ) -> tuple[Plan, runs.SourceRecord, list[dict[str, Any]]] | None:
         """The plan, or None when the export was already processed (see :meth:`_gate`)."""
         source_name = conn.source
-        listing, drift = None, None
+        listing, drift, synced = None, None, 0
         if full:
             desired = self._desired(conn)
             facts = self._gate(source_name, result)
@@ -499,6 +500,7 @@ class _ConnectionRun:
                 absent = {} if fresh else absences.load(db, self.name)
                 kept = {} if fresh else holds.kept(db, self.name, now=utcnow())
                 done = None if fresh else planning.load_completions(db, self.name, conn.deprovision)
+            synced = int((mirror.users["remote_id"].astype("str") != "").sum())
             listing, mirror, drift = self._listed(connector, conn, mirror, result)
             loaded = planning.LoadedMirror(
                 mirror, previous, absent=absent, kept=kept, completions=done
@@ -524,6 +526,8 @@ class _ConnectionRun:
         )
         if drift is not None:
             plan = replace(plan, drift=drift)
+            allowed = allow_mass_change or conn.safeguards.allow_mass_change
+            plan = _with_listing_check(plan, conn, synced, drift, allowed=allowed)
         for warning in plan.warnings:
             log.warning("plan.warning", connection=self.name, message=warning)
         if plan.incomplete:
@@ -899,6 +903,19 @@ def _listed_pairs(
             return [], []
         done.append(subject)
     return pairs, done
+
+
+def _with_listing_check(
+    plan: Plan, conn: ConnectionConfig, synced: int, drift: Drift, *, allowed: bool
+) -> Plan:
+    """The plan with the ``--full`` listing's own check: refused when most synced accounts
+    are missing from the listing (another LMS account), unless a mass change was allowed."""
+    check = listed_share(conn.safeguards, synced, len(drift.accounts_gone))
+    if not check.tripped:
+        return replace(plan, checks=(*plan.checks, check))
+    if allowed:
+        return replace(plan, checks=(*plan.checks, check), overridden=True)
+    return replace(plan, checks=(*plan.checks, check), refusal=plan.refusal or check, held={})
 
 
 def describe_held(result: ConnectionResult) -> str | None:

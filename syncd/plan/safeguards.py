@@ -342,6 +342,29 @@ def _known_share(
     )
 
 
+def listed_share(config: SafeguardConfig, synced: int, gone: int) -> SafeguardCheck:
+    """A ``--full`` listing of another LMS account (a wrong key or URL): most accounts
+    syncd synced are missing from it. Correcting the mirror to it would plan everyone's
+    account again in the wrong LMS, so it refuses the plan like the wrong file does (the
+    same ``min_known_share``, from ``mass_change_min_population`` synced accounts)."""
+    least = config.min_known_share
+    share = (synced - gone) / synced if synced else 1.0
+    applies = synced >= max(config.mass_change_min_population, 1)
+    return SafeguardCheck(
+        limit="min_known_share",
+        field="listing",
+        value=round(share, 4),
+        threshold=least,
+        tripped=applies and share < least,
+        message=(
+            f"only {synced - gone} of the {synced} accounts syncd synced ({share:.0%}) are in "
+            f"the LMS's listing: is the connection pointed at another account? limit "
+            f"min_known_share = {least:g}"
+        ),
+        refuses=True,
+    )
+
+
 def refusal(
     checks: Sequence[SafeguardCheck], *, overridden: bool, hold: bool = False
 ) -> SafeguardCheck | None:

@@ -232,3 +232,20 @@ def test_the_correction_outlives_a_repair_that_failed_so_a_plain_run_repairs(syn
     assert plain.returncode == 0, result(plain)
     assert (team, user) in lms(setup.sandbox).members, "the mirror learnt what was missing"
     assert_in_sync(setup, rows)
+
+
+def test_a_listing_missing_most_accounts_is_refused_as_another_lms_account(synced):
+    setup, rows = synced(24)
+    for n in range(20):  # as a listing of another account would show: most are not there
+        store_of(setup).delete_user(by_username(setup, rows, n))
+    believed = mirror(setup.db_url)
+    mark = setup.log_mark()
+    refused = setup.reconcile("--full")
+    assert refused.returncode == 3, result(refused)
+    assert "another account" in refused.stdout and "only 4 of the 24" in refused.stdout
+    assert mirror(setup.db_url) == believed, "a refused plan records no correction"
+    assert setup.sandbox.admin.log(since=mark), "the listing was read"
+    assert setup.writes_since(mark) == [], "nothing was created again"
+    allowed = setup.reconcile("--full", "--allow-mass-change")
+    assert allowed.returncode == 0, result(allowed)
+    assert_in_sync(setup, rows)

@@ -122,3 +122,16 @@ def test_summary_reports_the_refusal() -> None:
     assert summary["status"] == "refused"
     assert summary["safeguards"]["refusal"]["limit"] == "max_deactivations"
     assert summary["safeguards"]["refusal"]["value"] == 90
+
+
+def test_a_listing_missing_most_synced_accounts_refuses_from_the_population_floor() -> None:
+    from syncd.config import SafeguardConfig
+    from syncd.plan.safeguards import listed_share
+
+    config = SafeguardConfig()
+    wrong = listed_share(config, synced=100, gone=80)
+    assert wrong.tripped and wrong.refuses and wrong.label == "min_known_share[listing]"
+    assert "only 20 of the 100 accounts syncd synced (20%)" in wrong.message
+    assert not listed_share(config, synced=100, gone=50).tripped, "half still there"
+    assert not listed_share(config, synced=10, gone=10).tripped, "below the population floor"
+    assert not listed_share(config, synced=0, gone=0).tripped
