@@ -35,7 +35,7 @@ from syncd.pipeline.connection import (
     save_pacing,
 )
 from syncd.pipeline.drain import recover
-from syncd.pipeline.reconcile import ConnectionResult, Progress, describe_rate_waits
+from syncd.pipeline.reconcile import ConnectionResult, Progress, close_run, fail_run
 from syncd.plan import Plan
 from syncd.plan.hold import Hold
 from syncd.plan.ops import Op
@@ -52,7 +52,6 @@ from syncd.state import absence as absences
 from syncd.state import runs, versions
 from syncd.state.db import open_state, session_factory
 from syncd.state.mirror import load_mirror
-from syncd.state.models import RunStatus
 from syncd.state.outbox import OutboxStore
 from syncd.vendors import connector_class
 from syncd.vendors.base import Connector
@@ -294,42 +293,7 @@ class _Apply:
         return worker.drain(self.stop)
 
     def _finish(self, result: ConnectionResult) -> None:
-        """Close the run with its counts, as reconcile closes its own."""
-        assert result.run_id is not None
-        counts = self.store.counts(run_id=result.run_id)
-        result.counts = counts
-        result.dead = self.store.rows(states=["dead", "blocked"], limit=None)
-        failed = counts["dead"] or counts["blocked"] or result.waiting or result.held
-        message = None
-        if result.drained.stopped == "waiting" and result.drained.next_due is not None:
-            message = f"retries waiting; next due {result.drained.next_due.isoformat()}"
-        elif result.drained.stopped == "stopped":
-            message = "stopped before the outbox was drained"
-        elif result.drained.stopped == "rate_wait":
-            message = describe_rate_waits(result)
-        with self.sessions.begin() as db:
-            runs.finish_run(
-                db,
-                result.run_id,
-                status=RunStatus.PARTIAL if failed else RunStatus.SUCCEEDED,
-                now=utcnow(),
-                done=counts["done"],
-                retried=result.drained.retried,
-                dead=counts["dead"],
-                blocked=counts["blocked"],
-                calls=result.calls,
-                message=message,
-            )
+        close_run(self.sessions, self.store, result)
 
     def fail(self, result: ConnectionResult, message: str) -> None:
-        """Close a started run as failed (its enqueued ops stay for the next drain)."""
-        if result.run_id is None:
-            return
-        try:
-            with self.sessions.begin() as db:
-                runs.finish_run(
-                    db, result.run_id, status=RunStatus.FAILED, now=utcnow(), message=message
-                )
-            result.counts = self.store.counts()
-        except SyncdError:
-            log.warning("apply.fail_not_recorded", connection=self.name, run_id=result.run_id)
+        fail_run(self.sessions, self.store, result, message)

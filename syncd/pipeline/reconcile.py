@@ -752,60 +752,73 @@ class _ConnectionRun:
         return report
 
     def _finish(self, result: ConnectionResult) -> None:
-        assert result.run_id is not None
-        counts = self.store.counts(run_id=result.run_id)
-        result.counts = counts
-        result.dead = self.store.rows(states=["dead", "blocked"], limit=None)
-        if (
-            counts["dead"]
-            or counts["blocked"]
-            or result.waiting
-            or result.links_failed
-            or result.held
-            or (result.plan is not None and result.plan.tripped)
-        ):
-            status = RunStatus.PARTIAL
-        else:
-            status = RunStatus.SUCCEEDED
-        message = None
-        if result.held or (result.plan is not None and result.plan.tripped):
-            message = describe_held(result)
-        elif result.drained.stopped == "waiting" and result.drained.next_due is not None:
-            message = f"retries waiting; next due {result.drained.next_due.isoformat()}"
-        elif result.drained.stopped == "stopped":
-            message = "stopped before the outbox was drained"
-        elif result.drained.stopped == "rate_wait":
-            message = describe_rate_waits(result)
-        elif result.plan is not None and result.plan.incomplete:
-            message = f"{len(result.plan.skipped)} people skipped (`syncd plan` shows why)"
-        elif result.links_failed:
-            message = f"{result.links_failed} signup link(s) failed"
-        with self.sessions.begin() as db:
-            runs.finish_run(
-                db,
-                result.run_id,
-                status=status,
-                now=utcnow(),
-                done=counts["done"],
-                retried=result.drained.retried,
-                dead=counts["dead"],
-                blocked=counts["blocked"],
-                calls=result.calls,
-                message=message,
-            )
+        close_run(self.sessions, self.store, result)
 
     def fail(self, result: ConnectionResult, message: str) -> None:
         """Close the run (if one was started) as failed; the error itself is reported."""
-        if result.run_id is None:
-            return
-        try:
-            with self.sessions.begin() as db:
-                runs.finish_run(
-                    db, result.run_id, status=RunStatus.FAILED, now=utcnow(), message=message
-                )
-            result.counts = self.store.counts(run_id=result.run_id)
-        except SyncdError:
-            return
+        fail_run(self.sessions, self.store, result, message)
+
+
+def close_run(sessions: Any, store: OutboxStore, result: ConnectionResult) -> None:
+    """Close ``result``'s run with its counts and the sentence that explains its ending:
+    one way for every stage that enqueues and drains (reconcile, apply, undo)."""
+    assert result.run_id is not None
+    counts = store.counts(run_id=result.run_id)
+    result.counts = counts
+    result.dead = store.rows(states=["dead", "blocked"], limit=None)
+    tripped = result.plan is not None and bool(result.plan.tripped)
+    if (
+        counts["dead"]
+        or counts["blocked"]
+        or result.waiting
+        or result.links_failed
+        or result.held
+        or tripped
+    ):
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.SUCCEEDED
+    message = None
+    if result.held or tripped:
+        message = describe_held(result)
+    elif result.drained.stopped == "waiting" and result.drained.next_due is not None:
+        message = f"retries waiting; next due {result.drained.next_due.isoformat()}"
+    elif result.drained.stopped == "stopped":
+        message = "stopped before the outbox was drained"
+    elif result.drained.stopped == "rate_wait":
+        message = describe_rate_waits(result)
+    elif result.plan is not None and result.plan.incomplete:
+        message = f"{len(result.plan.skipped)} people skipped (`syncd plan` shows why)"
+    elif result.links_failed:
+        message = f"{result.links_failed} signup link(s) failed"
+    with sessions.begin() as db:
+        runs.finish_run(
+            db,
+            result.run_id,
+            status=status,
+            now=utcnow(),
+            done=counts["done"],
+            retried=result.drained.retried,
+            dead=counts["dead"],
+            blocked=counts["blocked"],
+            calls=result.calls,
+            message=message,
+        )
+
+
+def fail_run(sessions: Any, store: OutboxStore, result: ConnectionResult, message: str) -> None:
+    """Close a started run as failed (its enqueued ops stay for the next drain); the error
+    itself is reported by the caller. A database that fails again is logged, not raised."""
+    if result.run_id is None:
+        return
+    try:
+        with sessions.begin() as db:
+            runs.finish_run(
+                db, result.run_id, status=RunStatus.FAILED, now=utcnow(), message=message
+            )
+        result.counts = store.counts(run_id=result.run_id)
+    except SyncdError:
+        log.warning("run.fail_not_recorded", connection=result.name, run_id=result.run_id)
 
 
 # --------------------------------------------------------------------------- helpers
