@@ -70,9 +70,10 @@ def print_plan(console: Console, item: Planned, limit: int) -> None:
     counts.add_row("[bold]total[/]", str(len(plan.ops)), str(plan.calls))
     console.print(counts)
     rate = item.rate
+    held = f" ({plan.held_calls} of them only once held ops are approved)" if plan.held else ""
     console.print(
-        f"{plan.calls} vendor calls: at least {_duration(plan.duration_seconds(rate))} at "
-        f"{rate.requests} requests / {rate.per_seconds:g} s",
+        f"{plan.calls} vendor calls{held}: at least {_duration(plan.duration_seconds(rate))} "
+        f"at {rate.requests} requests / {rate.per_seconds:g} s",
         highlight=False,
     )
     if plan.ops:

@@ -356,6 +356,11 @@ class Plan:
         """Vendor calls the plan needs, by the profile's cost of each op kind."""
         return sum(self.profile.calls_for(kind) * n for kind, n in self.counts.items())
 
+    @property
+    def held_calls(self) -> int:
+        """Of :attr:`calls`, those of held ops: made only once an operator approves them."""
+        return sum(self.profile.calls_for(op.kind) for op in self.held_ops)
+
     def duration_seconds(self, rate: RateLike) -> float:
         """Least time the calls take under ``rate`` (a burst of ``requests``, then one
         window per further ``requests``), vendor latency not included."""

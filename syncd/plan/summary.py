@@ -147,6 +147,7 @@ def summarize(plan: Plan, *, limit: int = 20, rate: RateLike | None = None) -> d
         "ops": len(plan.ops),
         "counts": plan.counts,
         "calls": plan.calls,
+        "held_calls": plan.held_calls,
         "repairs": plan.repairs,
         "safeguards": {
             "refused": plan.refused,

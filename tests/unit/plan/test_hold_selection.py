@@ -157,6 +157,7 @@ def test_summary_lists_the_held_ops_with_why() -> None:
     summary = plan.summary()
     assert summary["status"] == "changes_pending"
     assert len(summary["held"]) == 10
+    assert summary["held_calls"] == plan.held_calls == 10 * LITMOS_LIKE.calls_for("deactivate_user")
     assert {entry["check"] for entry in summary["held"]} == {"max_deactivations"}
     assert all(entry["kind"] == "deactivate_user" for entry in summary["held"])
 
