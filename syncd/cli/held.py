@@ -204,6 +204,25 @@ def list_held(
             console.print(f"  ... {len(rows) - limit} more (--limit, or --format json)")
 
 
+def _by_person(db: Any, sessions: Any, name: str, rows: list[HeldOp], chosen: Filters) -> list[int]:
+    """The ids to decide on: with ``--person``, a held team add of several people is split
+    first, so only the people named are approved or rejected."""
+    if not chosen.people:
+        return [row.id for row in rows]
+    from syncd.state.outbox import OutboxStore
+
+    store = OutboxStore(sessions, name)
+    ids = []
+    for row in rows:
+        if len(row.people) > 1:
+            part = store.split_held(db, row.id, chosen.people, now=_now())
+            if part is not None:
+                ids.append(part)
+                continue
+        ids.append(row.id)
+    return ids
+
+
 def _decide(
     config: Path,
     connection: str | None,
@@ -226,7 +245,7 @@ def _decide(
         for name in names:
             with sessions.begin() as db:
                 rows = chosen.pick(_held(db, name))
-                ids = [row.id for row in rows]
+                ids = _by_person(db, sessions, name, rows, chosen)
                 picked[name] = len(ids)
                 if not ids:
                     changed[name] = 0

@@ -75,21 +75,13 @@ def _owners(ops: Iterable[Op]) -> dict[str, str]:
 def _split_members(
     op: AddMembers, chosen: frozenset[str], owners: Mapping[str, str]
 ) -> tuple[AddMembers | None, AddMembers | None]:
-    """(members not in ``chosen``, members in it), each part with the shared dependencies
-    and its own members'; a part with nobody is None."""
-    mine = set(op.external_ids)
-
-    def part(people: tuple[str, ...]) -> AddMembers | None:
-        if not people:
-            return None
-        keep = set(people)
-        needs = tuple(
-            need for need in op.depends_on if owners.get(need) not in mine or owners[need] in keep
-        )
-        return AddMembers(group_key=op.group_key, external_ids=people, depends_on=needs)
-
+    """(members not in ``chosen``, members in it); a part with nobody is None."""
     going = tuple(m for m in op.external_ids if m not in chosen)
-    return part(going), part(tuple(m for m in op.external_ids if m in chosen))
+    staying = tuple(m for m in op.external_ids if m in chosen)
+    return (
+        op.only(going, owners) if going else None,
+        op.only(staying, owners) if staying else None,
+    )
 
 
 def _measured(

@@ -258,17 +258,21 @@ class AddMembers(Op):
         if not held or held == mine:
             return None
 
-        def part(people: tuple[str, ...]) -> AddMembers:
-            chosen = set(people)
-            needs = tuple(
-                need
-                for need in self.depends_on
-                if member_of.get(need) not in mine or member_of[need] in chosen
-            )
-            return AddMembers(group_key=self.group_key, external_ids=people, depends_on=needs)
-
         going = tuple(m for m in self.external_ids if m not in held)
-        return part(going), part(tuple(m for m in self.external_ids if m in held))
+        staying = tuple(m for m in self.external_ids if m in held)
+        return self.only(going, member_of), self.only(staying, member_of)
+
+    def only(self, people: tuple[str, ...], member_of: Mapping[str, str]) -> AddMembers:
+        """This add for ``people`` (some of its members) alone: the dependencies shared by
+        all (the group's own op) and those of these members' own ops (``member_of``: a
+        dependency's key -> the member whose create, link or reactivation it is)."""
+        mine, chosen = set(self.external_ids), set(people)
+        needs = tuple(
+            need
+            for need in self.depends_on
+            if member_of.get(need) not in mine or member_of[need] in chosen
+        )
+        return AddMembers(group_key=self.group_key, external_ids=people, depends_on=needs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

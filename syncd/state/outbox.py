@@ -25,7 +25,7 @@ Times are passed in (``now``) so tests and the worker share one clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -557,6 +557,63 @@ class OutboxStore:
             )
         )
         self._replace_deps(db, [(target, op)])
+
+    def split_held(
+        self, db: Session, row_id: int, people: Collection[str], *, now: datetime
+    ) -> int | None:
+        """Give ``people`` of a held team add (``AddMembers``) a held row of their own, so an
+        operator approving or rejecting some people of a batch decides for them only.
+
+        Returns the id of the row that holds exactly those people (the row itself when all
+        its members are chosen), or None when the row is not a held team add with any of
+        them. Both parts keep the hold (check, reason, expiry) and their own members'
+        dependencies.
+        """
+        row = db.execute(
+            select(
+                OutboxOp.run_id,
+                OutboxOp.kind,
+                OutboxOp.payload,
+                OutboxOp.state,
+                OutboxOp.held_check,
+                OutboxOp.held_reason,
+                OutboxOp.held_until,
+            ).where(OutboxOp.id == row_id, OutboxOp.connection == self.connection)
+        ).one_or_none()
+        if row is None or row.kind != AddMembers.kind or row.state != OpState.HELD:
+            return None
+        op = from_payload(row.kind, row.payload)
+        assert isinstance(op, AddMembers)
+        chosen = tuple(m for m in op.external_ids if m in set(people))
+        rest = tuple(m for m in op.external_ids if m not in set(people))
+        if not chosen:
+            return None
+        if not rest:
+            return row_id
+        member_of, _stuck = self._needs_of(db, op.depends_on)
+        mine, theirs = op.only(rest, member_of), op.only(chosen, member_of)
+        self._put(db, row.run_id, mine, now, row_id=row_id)
+        self._put(db, row.run_id, theirs, now)
+        hold = {
+            "state": OpState.HELD.value,
+            "held_check": row.held_check,
+            "held_reason": row.held_reason,
+            "held_until": row.held_until,
+        }
+        db.execute(
+            update(OutboxOp)
+            .where(
+                OutboxOp.connection == self.connection,
+                OutboxOp.idempotency_key.in_([mine.key, theirs.key]),
+                OutboxOp.state == OpState.PENDING.value,
+            )
+            .values(**hold)
+        )
+        return db.scalar(
+            select(OutboxOp.id).where(
+                OutboxOp.connection == self.connection, OutboxOp.idempotency_key == theirs.key
+            )
+        )
 
     # ------------------------------------------------------------------- claiming
 

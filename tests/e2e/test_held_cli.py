@@ -86,3 +86,26 @@ def test_an_expired_hold_is_not_listed_and_the_next_run_holds_again(world):
     assert again.returncode == 7, result(again)
     assert len(listed(setup)) == 8, "the same leavers, still too many: held again"
     assert {row["Username"] for row in rows[:8]} <= active(setup)
+
+
+def test_approving_one_person_of_a_held_mass_move_moves_that_person_only(world):
+    rows = company(PEOPLE)
+    setup = world(rows)
+    assert setup.reconcile().returncode == 0
+    text = setup.config.read_text(encoding="utf-8")
+    grouping = 'columns = ["division", "department"]'
+    setup.config.write_text(text.replace(grouping, 'columns = ["job_title"]'), encoding="utf-8")
+    assert setup.reconcile().returncode == 7
+    before = lms(setup.sandbox).members
+    chosen = rows[3]
+    approved = setup.syncd("held", "approve", "--person", chosen["Employee ID"])
+    assert approved.returncode == 0, result(approved)
+    rerun = setup.reconcile()
+    assert rerun.returncode == 7, result(rerun)
+    names = {uid: name for uid, (name, *_rest) in lms(setup.sandbox).users.items()}
+    after = lms(setup.sandbox).members
+    changed = {names[user] for _team, user in after ^ before}
+    assert changed == {chosen["Username"]}, "only the approved person moved"
+    still = listed(setup)
+    assert chosen["Employee ID"] not in {p for op in still for p in op["people"]}
+    assert len({p for op in still for p in op["people"]}) == PEOPLE - 1

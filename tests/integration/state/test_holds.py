@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from syncd.plan.hold import DEPENDENCY, PREREQUISITE, REJECTED, SEAT_BUDGET, Hold
-from syncd.plan.ops import AssignCourses, DeactivateUser, Op, UnassignCourse
+from syncd.plan.ops import AddMembers, AssignCourses, DeactivateUser, Op, UnassignCourse
 from syncd.state import holds, runs
 from syncd.state.outbox import OutboxStore
 from tests.integration.kit import LEASE, T0, new_store, states, user
@@ -170,3 +170,35 @@ def test_an_undo_queued_beside_held_ops_does_not_supersede_them(store):
         run_id = runs.start_run(db, connection="lms", kind="undo", now=T0)
         store.enqueue(db, run_id, [user(9)], now=T0, supersede=False)
     assert sorted(states(store).values()) == ["held", "held", "pending"]
+
+
+def test_a_held_team_add_is_split_so_only_the_people_named_are_decided(store):
+    create = user(7)
+    add = AddMembers(
+        group_key="dept:Sales",
+        external_ids=("E001", "E002", "E007"),
+        depends_on=("create_group:dept:Sales", create.key),
+    )
+    moving = Hold(check="max_field_change_percent[groups]", reason="30 of 30 change groups")
+    enqueue(store, [create, add], {add.key: moving})
+    [row_id] = ids_of(store, [add.key])
+    with store.sessions.begin() as db:
+        part = store.split_held(db, row_id, ["E002", "E007"], now=T0)
+        assert part is not None and part != row_id
+        listed = {row.id: row for row in holds.rows(db, "lms")}
+    assert listed[part].people == ("E002", "E007") and listed[row_id].people == ("E001",)
+    assert listed[part].check == listed[row_id].check == moving.check
+    assert listed[part].until == listed[row_id].until
+    with store.sessions() as db:
+        needs = {
+            op_id: sorted(n for n in keys)
+            for op_id, keys in holds._deps(db, "lms", [part, row_id]).items()
+        }
+    assert needs[part] == sorted(["create_group:dept:Sales", create.key])
+    assert needs[row_id] == ["create_group:dept:Sales"]
+    with store.sessions.begin() as db:
+        assert store.split_held(db, row_id, ["E001"], now=T0) == row_id, "the whole row"
+        assert store.split_held(db, row_id, ["E999"], now=T0) is None
+        assert holds.approve(db, "lms", [part], now=T0) == 1
+    found = {row.key: row.state for row in store.rows()}
+    assert sorted(found.values()) == ["held", "pending", "pending"]
