@@ -142,8 +142,11 @@ def configure(level: str = "info", fmt: str = "auto", stream: LogStream | None =
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        # One write() per line, as the stdlib handler below makes: print() writes the text
+        # and its newline apart, and a library's record (apscheduler, uvicorn) written from
+        # another thread in between glued two JSON lines into one no collector can read.
         # structlog annotates its file as TextIO but only writes to and flushes it.
-        logger_factory=structlog.PrintLoggerFactory(cast(TextIO, stream)),
+        logger_factory=structlog.WriteLoggerFactory(cast(TextIO, stream)),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)

@@ -1,4 +1,5 @@
-"""Secrets never reach a log line, whichever way they are passed to the logger."""
+"""Log lines: secrets never reach one, whichever way they are passed to the logger, and
+each is written whole (one write per line), whichever thread writes it."""
 
 from __future__ import annotations
 
@@ -72,3 +73,44 @@ def test_configured_secret_is_masked_anywhere_in_free_text(tmp_path, monkeypatch
 def test_redact_for_text_outside_the_logger():
     assert SECRET not in log.redact(f"GET /users?apikey={SECRET}")
     assert log.redact("nothing secret here") == "nothing secret here"
+
+
+class Writes(io.StringIO):
+    """A stream that remembers each write() call: what a line may be torn between."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str, /) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_every_line_is_one_write_so_threads_never_glue_two_together():
+    import threading
+
+    stream = Writes()
+    try:
+        log.configure(level="info", fmt="json", stream=stream)
+        ours, theirs = log.get_logger("syncd.test"), logging.getLogger("apscheduler.test")
+
+        def chatter(n: int) -> None:
+            for i in range(200):
+                ours.info("ours", n=n, i=i)
+                theirs.info("theirs %s %s", n, i)
+
+        threads = [threading.Thread(target=chatter, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        log.configure(level="info", fmt="json")
+    assert all(call.endswith("\n") and call.count("\n") == 1 for call in stream.calls if call)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 4 * 200 * 2
+    assert all(isinstance(json.loads(line), dict) for line in lines)
