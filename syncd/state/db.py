@@ -29,10 +29,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import (
     URL,
@@ -207,6 +207,18 @@ def _sqlite_engine(url: URL) -> Engine:
             raise explained
 
     return engine
+
+
+T = TypeVar("T")
+
+IN_CHUNK = 500
+"""Values per ``IN (...)`` list: far below every database's bound-parameter limit."""
+
+
+def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` in slices of :data:`IN_CHUNK`, one ``IN (...)`` list each."""
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
 
 
 def changed_rows(result: Result[Any]) -> int:

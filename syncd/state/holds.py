@@ -30,11 +30,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from syncd.plan.hold import DEPENDENCY, PREREQUISITE, REJECTED, Hold
-from syncd.state.db import changed_rows
+from syncd.state.db import changed_rows, in_chunks
 from syncd.state.machine import OpState, dependents
 from syncd.state.models import MirrorMembership, OutboxDep, OutboxOp
-
-_CHUNK = 500
 
 UNDONE = "undone"
 """The ``held_check`` of a done op an operator undid."""
@@ -134,8 +132,7 @@ def fresh(now: datetime) -> dict[str, Any]:
 
 
 def _delete(db: Session, ids: Sequence[int]) -> None:
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for chunk in in_chunks(ids):
         db.execute(delete(OutboxDep).where(OutboxDep.op_id.in_(chunk)))
         db.execute(delete(OutboxOp).where(OutboxOp.id.in_(chunk)))
 
@@ -190,12 +187,11 @@ def rows(
 def _member_groups(db: Session, connection: str, people: set[str]) -> dict[str, set[str]]:
     """Person -> the groups the mirror holds them in."""
     found: dict[str, set[str]] = {}
-    listed = sorted(people)
-    for start in range(0, len(listed), _CHUNK):
+    for chunk in in_chunks(sorted(people)):
         pairs = db.execute(
             select(MirrorMembership.external_id, MirrorMembership.group_key).where(
                 MirrorMembership.connection == connection,
-                MirrorMembership.external_id.in_(listed[start : start + _CHUNK]),
+                MirrorMembership.external_id.in_(chunk),
             )
         ).all()
         for person, group in pairs:
@@ -217,8 +213,7 @@ def kept(db: Session, connection: str, *, now: datetime) -> dict[str, Hold]:
 
 def _deps(db: Session, connection: str, ids: Sequence[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for chunk in in_chunks(ids):
         pairs = db.execute(
             select(OutboxDep.op_id, OutboxDep.depends_on).where(
                 OutboxDep.connection == connection, OutboxDep.op_id.in_(chunk)
@@ -289,8 +284,7 @@ def mark_rejected(
 ) -> int:
     """Mark done or held ops rejected (an operator undid them); returns how many."""
     count = 0
-    for start in range(0, len(keys), _CHUNK):
-        chunk = list(keys[start : start + _CHUNK])
+    for chunk in in_chunks(keys):
         count += changed_rows(
             db.execute(
                 update(OutboxOp)
@@ -313,8 +307,7 @@ def mark_rejected(
 
 def _set(db: Session, ids: Sequence[int], values: Mapping[str, Any]) -> int:
     count = 0
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
+    for chunk in in_chunks(ids):
         count += changed_rows(
             db.execute(
                 update(OutboxOp)

@@ -25,7 +25,7 @@ Times are passed in (``now``) so tests and the worker share one clock.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -51,7 +51,7 @@ from syncd.plan.effects import (
 from syncd.plan.hold import DERIVED, Hold
 from syncd.plan.ops import AddMembers, Attrs, Op, Refs, from_payload
 from syncd.state import holds, journal, mirror, versions
-from syncd.state.db import changed_rows
+from syncd.state.db import changed_rows, in_chunks
 from syncd.state.machine import (
     OPEN_STATES,
     EnqueueAction,
@@ -71,9 +71,6 @@ from syncd.state.models import (
     OutboxOp,
 )
 from syncd.state.pacing import save_history
-
-_CHUNK = 500
-"""Keys per IN (...) list: far below every database's bound-parameter limit."""
 
 
 class Confirmation(Protocol):
@@ -132,11 +129,6 @@ class EnqueueReport:
     @property
     def planned(self) -> int:
         return self.inserted + self.kept + self.rearmed + self.kept_dead + self.kept_rejected
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 class OutboxStore:
@@ -240,7 +232,7 @@ class OutboxStore:
                 .values(payload=op.to_payload(), updated_at=now)
             )
         self._replace_deps(db, [*rearm, *refresh])
-        for chunk in _chunks(keep_ids):
+        for chunk in in_chunks(keep_ids):
             db.execute(update(OutboxOp).where(OutboxOp.id.in_(chunk)).values(run_id=run_id))
         blocked = self.reblock(db, now=now)
         return EnqueueReport(
@@ -279,7 +271,7 @@ class OutboxStore:
 
     def _existing(self, db: Session, keys: Sequence[str]) -> dict[str, OutboxStore._Row]:
         found: dict[str, OutboxStore._Row] = {}
-        for chunk in _chunks(keys):
+        for chunk in in_chunks(keys):
             rows = db.execute(
                 select(
                     OutboxOp.idempotency_key,
@@ -317,7 +309,7 @@ class OutboxStore:
             )
         ).all()
         stale = [row_id for row_id, key in rows if key not in keep]
-        for chunk in _chunks(stale):
+        for chunk in in_chunks(stale):
             db.execute(delete(OutboxDep).where(OutboxDep.op_id.in_(chunk)))
             db.execute(delete(OutboxOp).where(OutboxOp.id.in_(chunk)))
         return len(stale)
@@ -328,19 +320,19 @@ class OutboxStore:
             for row_id, op in rows
             for need in dict.fromkeys(op.depends_on)
         ]
-        for chunk in _chunks(deps):
+        for chunk in in_chunks(deps):
             db.execute(insert(OutboxDep), list(chunk))
 
     def _replace_deps(self, db: Session, rows: Sequence[tuple[int, Op]]) -> None:
         ids = [row_id for row_id, _ in rows]
-        for chunk in _chunks(ids):
+        for chunk in in_chunks(ids):
             db.execute(delete(OutboxDep).where(OutboxDep.op_id.in_(chunk)))
         self._add_deps(db, rows)
 
     def clear(self, db: Session) -> int:
         """Delete every op of the connection (its LMS was reset: nothing left applies)."""
         ids = list(db.scalars(select(OutboxOp.id).where(OutboxOp.connection == self.connection)))
-        for chunk in _chunks(ids):
+        for chunk in in_chunks(ids):
             db.execute(delete(OutboxDep).where(OutboxDep.op_id.in_(chunk)))
             db.execute(delete(OutboxOp).where(OutboxOp.id.in_(chunk)))
         return len(ids)
@@ -379,7 +371,7 @@ class OutboxStore:
             if state == OpState.BLOCKED and key not in should_block
         ]
         self._set_state(db, to_block, OpState.BLOCKED, now)
-        for chunk in _chunks(to_free):
+        for chunk in in_chunks(to_free):
             db.execute(
                 update(OutboxOp)
                 .where(OutboxOp.id.in_(chunk))
@@ -425,7 +417,7 @@ class OutboxStore:
 
     def _set_state(self, db: Session, ids: Sequence[int], state: OpState, now: datetime) -> int:
         changed = 0
-        for chunk in _chunks(ids):
+        for chunk in in_chunks(ids):
             changed += changed_rows(
                 db.execute(
                     update(OutboxOp)
@@ -454,7 +446,7 @@ class OutboxStore:
         seen = set(frontier)
         while frontier:
             step: list[str] = []
-            for chunk in _chunks(frontier):
+            for chunk in in_chunks(frontier):
                 for row_id, key, kind in db.execute(
                     select(OutboxOp.id, OutboxOp.idempotency_key, OutboxOp.kind)
                     .join(OutboxDep, OutboxDep.op_id == OutboxOp.id)
@@ -507,7 +499,7 @@ class OutboxStore:
         those dead or blocked."""
         member_of: dict[str, str] = {}
         stuck: set[str] = set()
-        for chunk in _chunks(list(keys)):
+        for chunk in in_chunks(list(keys)):
             for key, payload, state in db.execute(
                 select(OutboxOp.idempotency_key, OutboxOp.payload, OutboxOp.state).where(
                     OutboxOp.connection == self.connection,
@@ -710,7 +702,7 @@ class OutboxStore:
         """Give back claimed ops untouched (not attempted): they are ready again at once."""
         released = 0
         with self.sessions.begin() as db:
-            for chunk in _chunks(list(ids)):
+            for chunk in in_chunks(list(ids)):
                 released += changed_rows(
                     db.execute(
                         update(OutboxOp)
@@ -791,7 +783,7 @@ class OutboxStore:
         found_groups: dict[str, str] = {}
         found_attrs: dict[str, Attrs] = {}
         with self.sessions() as db:
-            for chunk in _chunks(sorted(users)):
+            for chunk in in_chunks(sorted(users)):
                 where = (
                     MirrorUser.connection == self.connection,
                     MirrorUser.external_id.in_(chunk),
@@ -812,7 +804,7 @@ class OutboxStore:
                     select(MirrorUser.external_id, MirrorUser.remote_id).where(*where)
                 ):
                     found_users[external_id] = str(remote_id)
-            for chunk in _chunks(sorted(groups)):
+            for chunk in in_chunks(sorted(groups)):
                 for key, remote_id in db.execute(
                     select(MirrorGroup.key, MirrorGroup.remote_id).where(
                         MirrorGroup.connection == self.connection,
@@ -894,7 +886,7 @@ class OutboxStore:
                     self._free_members(db, [claimed.key], now)
                     self._block_dependents(db, claimed.key, now)
             if extend and lease is not None:
-                for chunk in _chunks(list(extend)):
+                for chunk in in_chunks(list(extend)):
                     db.execute(
                         update(OutboxOp)
                         .where(
@@ -1086,7 +1078,7 @@ class OutboxStore:
                 if key in downstream and row_id not in picked
             ]
             victims = [row_id for row_id, _ in chosen] + extra
-            for chunk in _chunks(victims):
+            for chunk in in_chunks(victims):
                 db.execute(delete(OutboxDep).where(OutboxDep.op_id.in_(chunk)))
                 db.execute(delete(OutboxOp).where(OutboxOp.id.in_(chunk)))
             self.reblock(db, now=now)
