@@ -144,7 +144,7 @@ def _held(db: Any, name: str) -> list[HeldOp]:
     from syncd.state import holds
 
     holds.expire(db, name, now=_now())
-    return holds.rows(db, name)
+    return holds.rows(db, name, members=True)
 
 
 @held_app.command("list")
@@ -172,7 +172,7 @@ def list_held(
         for name in names:
             with sessions() as db:
                 state = OpState.REJECTED if rejected else OpState.HELD
-                found = holds.rows(db, name, states=(state,))
+                found = holds.rows(db, name, states=(state,), members=True)
             # An expired hold is dropped by the next run (or approve/reject): not listed.
             live = [row for row in found if row.until is None or row.until > now]
             listing.append((name, chosen.pick(live)))

@@ -154,9 +154,15 @@ def expire(db: Session, connection: str, *, now: datetime) -> int:
 
 
 def rows(
-    db: Session, connection: str, *, states: Sequence[OpState] = (OpState.HELD,)
+    db: Session,
+    connection: str,
+    *,
+    states: Sequence[OpState] = (OpState.HELD,),
+    members: bool = False,
 ) -> list[HeldOp]:
-    """The connection's held (or rejected) ops, oldest first."""
+    """The connection's held (or rejected) ops, oldest first; with ``members``, each with
+    the groups the mirror holds its people in (for an operator's ``--group``: one more
+    query, which planning and the operator's own transitions do not need)."""
     found = db.execute(
         select(
             OutboxOp.id,
@@ -177,6 +183,8 @@ def rows(
         HeldOp(row_id, run_id, key, kind, state, check or "", reason or "", until, payload, at)
         for row_id, run_id, key, kind, state, check, reason, until, payload, at in found
     ]
+    if not members:
+        return held
     groups = _member_groups(db, connection, {p for row in held for p in row.people})
     return [
         replace(row, member_of=tuple(sorted({g for p in row.people for g in groups.get(p, ())})))
